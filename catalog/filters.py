@@ -1,0 +1,181 @@
+"""The one filter of the catalogue, shared by the browse page, the API and the search service.
+
+Query parameters: ``genre`` and ``exclude_genre`` (repeatable; genres, themes and demographics
+by name, case-insensitive), ``type``, ``year_min``, ``year_max``, ``score_min``, ``score_max``,
+``tier``, ``sort`` (``score``, ``members``, ``year``, ``title``; ``-`` for descending).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import django_filters
+import django_filters.fields
+from django import forms
+from django.core.exceptions import ValidationError
+from django.db.models import F, QuerySet
+
+from catalog.models import Anime, Genre
+from catalog.tiers import Tier
+
+ANIME_TYPES = ("TV", "Movie", "OVA", "ONA", "Special", "TV Special", "Music", "PV", "CM")
+SORT_FIELDS = {"score": "score", "members": "members", "year": "year", "title": "title"}
+SORT_CHOICES = [(key, key) for name in SORT_FIELDS for key in (name, f"-{name}")]
+DEFAULT_SORT = "-members"
+YEAR_RANGE = (1900, 2100)
+
+
+class NameMultipleChoiceField(forms.MultipleChoiceField):
+    """Repeatable names matched case-insensitively to their canonical spelling; an unknown
+    name fails with a message that lists the valid ones."""
+
+    def __init__(self, *args: Any, what: str = "value", **kwargs: Any) -> None:
+        self.what = what
+        super().__init__(*args, **kwargs)
+
+    def _canonical(self) -> dict[str, str]:
+        return {str(value).lower(): str(value) for value, _ in self.choices}
+
+    def to_python(self, value: Any) -> list[str]:
+        values = super().to_python(value)
+        canonical = self._canonical()
+        return [canonical.get(v.strip().lower(), v.strip()) for v in values if v.strip()]
+
+    def validate(self, value: list[str]) -> None:
+        if self.required and not value:
+            raise ValidationError(self.error_messages["required"], code="required")
+        canonical = set(self._canonical().values())
+        unknown = [v for v in value if v not in canonical]
+        if unknown:
+            raise ValidationError(
+                f"Unknown {self.what} {', '.join(repr(u) for u in unknown)}. "
+                f"Valid values: {', '.join(sorted(canonical))}.",
+                code="invalid_choice",
+            )
+
+
+class NameMultipleChoiceFilter(django_filters.MultipleChoiceFilter):
+    field_class = NameMultipleChoiceField
+
+
+class CaseInsensitiveChoiceField(django_filters.fields.ChoiceField):
+    def to_python(self, value: Any) -> str:
+        value = super().to_python(value).strip()
+        for choice, _ in self.choices:
+            if str(choice).lower() == value.lower():
+                return str(choice)
+        return value
+
+    def validate(self, value: str) -> None:
+        if value and not self.valid_value(value):
+            valid = ", ".join(str(c) for c, _ in self.choices if c != "")
+            raise ValidationError(f"{value!r} is not a valid choice. Valid values: {valid}.", code="invalid_choice")
+
+
+class CaseInsensitiveChoiceFilter(django_filters.ChoiceFilter):
+    field_class = CaseInsensitiveChoiceField
+
+
+class AnimeFilterForm(forms.Form):
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        for low, high in (("year_min", "year_max"), ("score_min", "score_max")):
+            if data.get(low) is not None and data.get(high) is not None and data[low] > data[high]:
+                self.add_error(high, f"Must be at least {low.replace('_', ' ')} ({data[low]:g}).")
+        return data
+
+
+def genre_choices() -> list[tuple[str, str]]:
+    return [(name, name) for name in Genre.objects.order_by("name").values_list("name", flat=True)]
+
+
+class AnimeFilter(django_filters.FilterSet):
+    genre = NameMultipleChoiceFilter(
+        method="filter_genre", what="genre", label="Genres", help_text="Genre, theme or demographic (repeatable; all must match)."
+    )
+    exclude_genre = NameMultipleChoiceFilter(
+        method="filter_exclude_genre", what="genre", label="Exclude genres", help_text="Hide anime with any of these (repeatable)."
+    )
+    type = CaseInsensitiveChoiceFilter(
+        field_name="type", choices=[(t, t) for t in ANIME_TYPES], label="Type", empty_label="Any type"
+    )
+    year_min = django_filters.NumberFilter(
+        field_name="year", lookup_expr="gte", label="From year", min_value=YEAR_RANGE[0], max_value=YEAR_RANGE[1]
+    )
+    year_max = django_filters.NumberFilter(
+        field_name="year", lookup_expr="lte", label="To year", min_value=YEAR_RANGE[0], max_value=YEAR_RANGE[1]
+    )
+    score_min = django_filters.NumberFilter(field_name="score", lookup_expr="gte", label="Min score", min_value=0, max_value=10)
+    score_max = django_filters.NumberFilter(field_name="score", lookup_expr="lte", label="Max score", min_value=0, max_value=10)
+    tier = CaseInsensitiveChoiceFilter(field_name="tier", choices=Tier.choices, label="Tier", empty_label="Any tier")
+    sort = CaseInsensitiveChoiceFilter(method="filter_sort", choices=SORT_CHOICES, label="Sort by", empty_label=None)
+
+    class Meta:
+        model = Anime
+        fields: list[str] = []
+        form = AnimeFilterForm
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        choices = genre_choices()
+        for name in ("genre", "exclude_genre"):
+            self.filters[name].extra["choices"] = choices
+
+    def filter_genre(self, queryset: QuerySet[Anime], name: str, value: list[str]) -> QuerySet[Anime]:
+        return queryset.with_all_genres(value) if value else queryset
+
+    def filter_exclude_genre(self, queryset: QuerySet[Anime], name: str, value: list[str]) -> QuerySet[Anime]:
+        return queryset.without_genres(value) if value else queryset
+
+    def filter_sort(self, queryset: QuerySet[Anime], name: str, value: str) -> QuerySet[Anime]:
+        return anime_sort(queryset, value or DEFAULT_SORT)
+
+    def filter_queryset(self, queryset: QuerySet[Anime]) -> QuerySet[Anime]:
+        queryset = super().filter_queryset(queryset)
+        if not self.form.cleaned_data.get("sort"):
+            queryset = anime_sort(queryset, DEFAULT_SORT)
+        return queryset
+
+    def criteria(self) -> AnimeCriteria:
+        """The validated parameters as plain data (call after ``is_valid()``)."""
+        data = self.form.cleaned_data
+        return AnimeCriteria(
+            genres=list(data.get("genre") or []),
+            exclude_genres=list(data.get("exclude_genre") or []),
+            type=data.get("type") or "",
+            year_min=int(data["year_min"]) if data.get("year_min") is not None else None,
+            year_max=int(data["year_max"]) if data.get("year_max") is not None else None,
+            score_min=float(data["score_min"]) if data.get("score_min") is not None else None,
+            score_max=float(data["score_max"]) if data.get("score_max") is not None else None,
+            tier=data.get("tier") or "",
+            sort=data.get("sort") or "",
+        )
+
+
+@dataclass(frozen=True)
+class AnimeCriteria:
+    """Validated filter values, for consumers that do not filter a queryset (search)."""
+
+    genres: list[str] = field(default_factory=list)
+    exclude_genres: list[str] = field(default_factory=list)
+    type: str = ""
+    year_min: int | None = None
+    year_max: int | None = None
+    score_min: float | None = None
+    score_max: float | None = None
+    tier: str = ""
+    sort: str = ""
+
+    @property
+    def is_empty(self) -> bool:
+        return not any(
+            (self.genres, self.exclude_genres, self.type, self.tier)
+        ) and all(v is None for v in (self.year_min, self.year_max, self.score_min, self.score_max))
+
+
+def anime_sort(queryset: QuerySet[Anime], sort: str) -> QuerySet[Anime]:
+    descending = sort.startswith("-")
+    field_name = SORT_FIELDS[sort.lstrip("-")]
+    expression = F(field_name).desc(nulls_last=True) if descending else F(field_name).asc(nulls_last=True)
+    return queryset.order_by(expression, "mal_id")

@@ -1,0 +1,123 @@
+from __future__ import annotations
+
+from django.db import models
+from django.urls import reverse
+
+from catalog.querysets import AnimeQuerySet
+from catalog.tiers import Cutoffs, Tier, TierScheme
+
+
+class Genre(models.Model):
+    class Kind(models.TextChoices):
+        GENRE = "genre", "Genre"
+        THEME = "theme", "Theme"
+        DEMOGRAPHIC = "demographic", "Demographic"
+
+    name = models.CharField(max_length=64, unique=True)
+    kind = models.CharField(max_length=16, choices=Kind.choices, db_index=True)
+
+    class Meta:
+        ordering = ("kind", "name")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Anime(models.Model):
+    """One MyAnimeList anime, keyed by its MAL id."""
+
+    mal_id = models.PositiveIntegerField(primary_key=True, verbose_name="MAL id")
+    title = models.CharField(max_length=255, db_index=True)
+    title_english = models.CharField(max_length=255, blank=True)
+    title_japanese = models.CharField(max_length=255, blank=True)
+    title_synonyms = models.JSONField(default=list, blank=True)
+
+    type = models.CharField(max_length=32, blank=True, db_index=True)
+    episodes = models.PositiveIntegerField(null=True, blank=True)
+    status = models.CharField(max_length=64, blank=True)
+    aired_from = models.DateField(null=True, blank=True)
+    aired_to = models.DateField(null=True, blank=True)
+    year = models.PositiveSmallIntegerField(null=True, blank=True, db_index=True)
+    season = models.CharField(max_length=16, blank=True)
+    source = models.CharField(max_length=64, blank=True, help_text="Source material, e.g. Manga.")
+    rating = models.CharField(max_length=64, blank=True)
+    duration = models.CharField(max_length=64, blank=True)
+    studios = models.JSONField(default=list, blank=True)
+
+    score = models.FloatField(null=True, blank=True, db_index=True)
+    scored_by = models.PositiveIntegerField(null=True, blank=True)
+    rank = models.PositiveIntegerField(null=True, blank=True)
+    popularity = models.PositiveIntegerField(null=True, blank=True)
+    members = models.PositiveIntegerField(null=True, blank=True, db_index=True)
+    favorites = models.PositiveIntegerField(null=True, blank=True)
+
+    synopsis = models.TextField(blank=True)
+    background = models.TextField(blank=True)
+    image_url = models.URLField(max_length=500, blank=True)
+    mal_url = models.URLField(max_length=500, blank=True, verbose_name="MyAnimeList URL")
+
+    genres = models.ManyToManyField(Genre, related_name="anime", blank=True)
+
+    franchise_key = models.SlugField(max_length=128, db_index=True, editable=False)
+    franchise_override = models.SlugField(
+        max_length=128,
+        blank=True,
+        help_text="Set to pin this anime's franchise by hand; leave empty to derive it from the title.",
+    )
+    tier = models.CharField(max_length=16, choices=Tier.choices, blank=True, db_index=True)
+
+    provenance = models.CharField(max_length=255, blank=True, help_text="Which sources this record came from.")
+    fetched_at = models.DateTimeField(null=True, blank=True, help_text="When the newest source was fetched.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = AnimeQuerySet.as_manager()
+
+    class Meta:
+        ordering = ("-members", "mal_id")
+        verbose_name_plural = "anime"
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(score__isnull=True) | models.Q(score__gte=0, score__lte=10),
+                name="anime_score_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.title} ({self.mal_id})"
+
+    def get_absolute_url(self) -> str:
+        return reverse("catalog:anime-detail", kwargs={"mal_id": self.mal_id})
+
+    @property
+    def display_title(self) -> str:
+        return self.title_english or self.title
+
+    def genres_of_kind(self, kind: str) -> list[Genre]:
+        return [g for g in self.genres.all() if g.kind == kind]
+
+
+class TierThresholds(models.Model):
+    """The tier cut-offs in force (the latest row) and their history."""
+
+    scheme = models.CharField(max_length=16, choices=TierScheme.choices, default=TierScheme.QUARTILES)
+    watchable_min = models.FloatField()
+    worthwhile_min = models.FloatField()
+    top_tier_min = models.FloatField()
+    scored_count = models.PositiveIntegerField(default=0)
+    computed_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ("-computed_at", "-id")
+        verbose_name_plural = "tier thresholds"
+        get_latest_by = ("computed_at", "id")
+
+    def __str__(self) -> str:
+        return (
+            f"{self.get_scheme_display()}: Top-tier >= {self.top_tier_min:.2f}, "
+            f"Worthwhile >= {self.worthwhile_min:.2f}, Watchable >= {self.watchable_min:.2f}"
+        )
+
+    @property
+    def cutoffs(self) -> Cutoffs:
+        return Cutoffs(self.watchable_min, self.worthwhile_min, self.top_tier_min)

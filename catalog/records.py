@@ -1,0 +1,371 @@
+"""Source records -> one normalised ``AnimeRecord``.
+
+Every way an anime enters the catalogue (the importer's four file shapes, the Jikan spider, the
+MyAnimeList spider) ends here, so the same source data always yields the same stored fields.
+Parsers raise ``RecordError`` with a short reason; callers count and skip.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from catalog.vocabulary import DEMOGRAPHIC, GENRE, THEME, genre_kind
+
+# Field names of ``catalog.models.Anime`` that records carry.
+TEXT_FIELDS = (
+    "title", "title_english", "title_japanese", "type", "status", "season", "source", "rating",
+    "duration", "synopsis", "background", "image_url", "mal_url",
+)  # fmt: skip
+INT_FIELDS = ("episodes", "year", "scored_by", "rank", "popularity", "members", "favorites")
+DATE_FIELDS = ("aired_from", "aired_to")
+LIST_FIELDS = ("title_synonyms", "studios")
+RECORD_FIELDS = TEXT_FIELDS + INT_FIELDS + DATE_FIELDS + LIST_FIELDS + ("score",)
+# Counts that change over time: the newest record wins for these even when older ones disagree.
+COUNT_FIELDS = ("score", "scored_by", "rank", "popularity", "members", "favorites")
+
+
+class RecordError(ValueError):
+    """A record that cannot be stored; ``reason`` is the short label it is counted under."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+        self.detail = detail
+
+
+@dataclass
+class AnimeRecord:
+    mal_id: int
+    fields: dict[str, Any]
+    genres: list[tuple[str, str]] = field(default_factory=list)  # (name, kind)
+    source: str = ""
+    fetched_at: dt.datetime | None = None
+    # Higher is newer; decides which record wins when two disagree (see merge_records).
+    priority: int = 0
+
+    @property
+    def title(self) -> str:
+        return self.fields.get("title", "")
+
+
+# --------------------------------------------------------------------------- value cleaning
+
+
+def _clean_text(value: Any, name: str) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise RecordError(f"wrong type: {name}", f"expected text, got {type(value).__name__}")
+    # The seed's synopses carry Windows line ends as "\n\r\n".
+    text = value.replace("\r\n", "\n").replace("\r", "")
+    text = re.sub(r"\n{3,}", "\n\n", text)
+    return text.strip()
+
+
+def _clean_int(value: Any, name: str) -> int | None:
+    if value is None or value == "" or value == "?":
+        return None
+    if isinstance(value, bool):
+        raise RecordError(f"wrong type: {name}", "expected a whole number, got a boolean")
+    if isinstance(value, int):
+        number = value
+    elif isinstance(value, float) and value.is_integer():
+        number = int(value)
+    elif isinstance(value, str) and re.fullmatch(r"\s*[\d,]+\s*", value):
+        number = int(value.replace(",", ""))
+    else:
+        raise RecordError(f"wrong type: {name}", f"expected a whole number, got {value!r}"[:120])
+    if number < 0:
+        raise RecordError(f"wrong type: {name}", f"negative value {number}")
+    return number
+
+
+def _clean_score(value: Any) -> float | None:
+    if value is None or value == "" or value == "N/A":
+        return None
+    if isinstance(value, bool):
+        raise RecordError("non-numeric score", repr(value))
+    try:
+        score = float(value)
+    except (TypeError, ValueError):
+        raise RecordError("non-numeric score", repr(value)[:80]) from None
+    if score != score or score < 0 or score > 10:
+        raise RecordError("non-numeric score", f"out of range: {value!r}")
+    # MyAnimeList serves 0 (and Jikan null) for "not yet scored": both mean unknown.
+    return score or None
+
+
+def _clean_str_list(value: Any, name: str) -> list[str]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise RecordError(f"wrong type: {name}", f"expected a list, got {type(value).__name__}")
+    out: list[str] = []
+    for item in value:
+        if isinstance(item, Mapping):
+            item = item.get("name")
+        if not isinstance(item, str):
+            raise RecordError(f"wrong type: {name}", f"expected names, got {type(item).__name__}")
+        item = item.strip()
+        if item and item not in out:
+            out.append(item)
+    return out
+
+
+def _parse_iso_date(value: Any, name: str) -> dt.date | None:
+    if value in (None, ""):
+        return None
+    if not isinstance(value, str):
+        raise RecordError(f"wrong type: {name}", f"expected a date, got {type(value).__name__}")
+    try:
+        return dt.date.fromisoformat(value[:10])
+    except ValueError:
+        raise RecordError(f"wrong type: {name}", f"not a date: {value!r}") from None
+
+
+_MONTHS = {m: i for i, m in enumerate(("jan feb mar apr may jun jul aug sep oct nov dec").split(), 1)}
+
+
+def parse_aired_text(text: str) -> tuple[dt.date | None, dt.date | None, int | None]:
+    """Read MyAnimeList's display dates ("Sep 29, 2023 to Mar 22, 2024", "Apr 1998 to ?",
+    "2010"): full dates become dates, partial ones give only the start year."""
+
+    def one(part: str) -> tuple[dt.date | None, int | None]:
+        part = part.strip()
+        m = re.fullmatch(r"([A-Za-z]{3})[a-z]*\.?\s+(\d{1,2}),\s*(\d{4})", part)
+        if m and m.group(1).lower() in _MONTHS:
+            try:
+                day = dt.date(int(m.group(3)), _MONTHS[m.group(1).lower()], int(m.group(2)))
+            except ValueError:
+                return None, int(m.group(3))
+            return day, day.year
+        m = re.search(r"(\d{4})", part)
+        return None, int(m.group(1)) if m else None
+
+    if not text or not text.strip():
+        return None, None, None
+    pieces = re.split(r"\s+(?:to|-)\s+", text.strip(), maxsplit=1)
+    start, year = one(pieces[0])
+    end = one(pieces[1])[0] if len(pieces) > 1 else None
+    if len(pieces) == 1 and start is not None:
+        end = start  # a one-day release (movie, special) airs from and to the same day
+    return start, end, year
+
+
+def _genres_from_lists(data: Mapping[str, Any], keys: Mapping[str, str]) -> list[tuple[str, str]]:
+    genres: list[tuple[str, str]] = []
+    for key, kind in keys.items():
+        for name in _clean_str_list(data.get(key), key):
+            if (name, kind) not in genres:
+                genres.append((name, kind))
+    return genres
+
+
+def _require_identity(data: Mapping[str, Any], id_key: str, title_key: str) -> tuple[int, str]:
+    raw_id = data.get(id_key)
+    if raw_id in (None, ""):
+        raise RecordError("missing id")
+    try:
+        mal_id = _clean_int(raw_id, "mal_id")
+    except RecordError:
+        raise RecordError("wrong type: mal_id", repr(raw_id)[:80]) from None
+    if not mal_id:
+        raise RecordError("missing id")
+    title = _clean_text(data.get(title_key), "title")
+    if not title:
+        raise RecordError("missing title", f"MAL id {mal_id}")
+    return mal_id, title
+
+
+def _finish(mal_id: int, values: dict[str, Any]) -> dict[str, Any]:
+    if not values.get("mal_url"):
+        values["mal_url"] = f"https://myanimelist.net/anime/{mal_id}"
+    if values.get("season"):
+        values["season"] = values["season"].lower()
+    return {k: v for k, v in values.items() if v not in (None, "", [])}
+
+
+# --------------------------------------------------------------------------- formats
+
+JIKAN_GENRE_KEYS = {
+    "genres": GENRE,
+    "explicit_genres": GENRE,
+    "themes": THEME,
+    "demographics": DEMOGRAPHIC,
+}
+
+
+def record_from_jikan(data: Mapping[str, Any], *, source: str = "jikan", priority: int = 0,
+                      fetched_at: dt.datetime | None = None) -> AnimeRecord:
+    """A Jikan v4 anime object (``/anime/{id}``, ``/anime/{id}/full``, list pages)."""
+    mal_id, title = _require_identity(data, "mal_id", "title")
+    aired = data.get("aired") or {}
+    if not isinstance(aired, Mapping):
+        raise RecordError("wrong type: aired", f"expected an object, got {type(aired).__name__}")
+    images = data.get("images") or {}
+    jpg = images.get("jpg") or {} if isinstance(images, Mapping) else {}
+    values: dict[str, Any] = {
+        "title": title,
+        "title_english": _clean_text(data.get("title_english"), "title_english"),
+        "title_japanese": _clean_text(data.get("title_japanese"), "title_japanese"),
+        "title_synonyms": _clean_str_list(data.get("title_synonyms"), "title_synonyms"),
+        "type": _clean_text(data.get("type"), "type"),
+        "episodes": _clean_int(data.get("episodes"), "episodes"),
+        "status": _clean_text(data.get("status"), "status"),
+        "aired_from": _parse_iso_date(aired.get("from"), "aired_from"),
+        "aired_to": _parse_iso_date(aired.get("to"), "aired_to"),
+        "year": _clean_int(data.get("year"), "year"),
+        "season": _clean_text(data.get("season"), "season"),
+        "source": _clean_text(data.get("source"), "source"),
+        "rating": _clean_text(data.get("rating"), "rating"),
+        "duration": _clean_text(data.get("duration"), "duration"),
+        "studios": _clean_str_list(data.get("studios"), "studios"),
+        "score": _clean_score(data.get("score")),
+        "scored_by": _clean_int(data.get("scored_by"), "scored_by"),
+        "rank": _clean_int(data.get("rank"), "rank"),
+        "popularity": _clean_int(data.get("popularity"), "popularity"),
+        "members": _clean_int(data.get("members"), "members"),
+        "favorites": _clean_int(data.get("favorites"), "favorites"),
+        "synopsis": _clean_text(data.get("synopsis"), "synopsis"),
+        "background": _clean_text(data.get("background"), "background"),
+        "image_url": _clean_text(jpg.get("large_image_url") or jpg.get("image_url"), "image_url"),
+        "mal_url": _clean_text(data.get("url"), "url"),
+    }
+    if values["year"] is None and values["aired_from"] is not None:
+        values["year"] = values["aired_from"].year
+    return AnimeRecord(
+        mal_id=mal_id,
+        fields=_finish(mal_id, values),
+        genres=_genres_from_lists(data, JIKAN_GENRE_KEYS),
+        source=source,
+        fetched_at=fetched_at,
+        priority=priority,
+    )
+
+
+def record_from_flat(data: Mapping[str, Any], *, source: str, priority: int = 0,
+                     fetched_at: dt.datetime | None = None) -> AnimeRecord:
+    """Flattened Jikan records: the season dumps (``aired_from``/``aired_to``, names as strings)
+    and the other flat shape (``aired`` as display text, names as ``{mal_id, name}``)."""
+    mal_id, title = _require_identity(data, "mal_id", "title")
+    if "aired_from" in data or "aired_to" in data:
+        aired_from = _parse_iso_date(data.get("aired_from"), "aired_from")
+        aired_to = _parse_iso_date(data.get("aired_to"), "aired_to")
+        aired_year = aired_from.year if aired_from else None
+    else:
+        aired_text = data.get("aired")
+        if aired_text is not None and not isinstance(aired_text, str):
+            raise RecordError("wrong type: aired", f"expected text, got {type(aired_text).__name__}")
+        aired_from, aired_to, aired_year = parse_aired_text(aired_text or "")
+    values: dict[str, Any] = {
+        "title": title,
+        "title_english": _clean_text(data.get("title_english"), "title_english"),
+        "title_japanese": _clean_text(data.get("title_japanese"), "title_japanese"),
+        "title_synonyms": _clean_str_list(data.get("title_synonyms"), "title_synonyms"),
+        "type": _clean_text(data.get("type"), "type"),
+        "episodes": _clean_int(data.get("episodes"), "episodes"),
+        "status": _clean_text(data.get("status"), "status"),
+        "aired_from": aired_from,
+        "aired_to": aired_to,
+        "year": _clean_int(data.get("year"), "year") or aired_year,
+        "season": _clean_text(data.get("season"), "season"),
+        "source": _clean_text(data.get("source"), "source"),
+        "rating": _clean_text(data.get("rating"), "rating"),
+        "duration": _clean_text(data.get("duration"), "duration"),
+        "studios": _clean_str_list(data.get("studios"), "studios"),
+        "score": _clean_score(data.get("score")),
+        "scored_by": _clean_int(data.get("scored_by"), "scored_by"),
+        "rank": _clean_int(data.get("rank"), "rank"),
+        "popularity": _clean_int(data.get("popularity"), "popularity"),
+        "members": _clean_int(data.get("members"), "members"),
+        "favorites": _clean_int(data.get("favorites"), "favorites"),
+        "synopsis": _clean_text(data.get("synopsis"), "synopsis"),
+        "background": _clean_text(data.get("background"), "background"),
+        "image_url": _clean_text(data.get("image_url"), "image_url"),
+        "mal_url": _clean_text(data.get("url"), "url"),
+    }
+    return AnimeRecord(
+        mal_id=mal_id,
+        fields=_finish(mal_id, values),
+        genres=_genres_from_lists(data, {"genres": GENRE, "themes": THEME, "demographics": DEMOGRAPHIC}),
+        source=source,
+        fetched_at=fetched_at,
+        priority=priority,
+    )
+
+
+def split_mixed_genres(names: Iterable[str]) -> list[tuple[str, str]]:
+    """Split a mixed list (the seed's) into (name, kind) by MyAnimeList's vocabulary.
+    Names outside the vocabulary are kept as genres rather than dropped."""
+    out: list[tuple[str, str]] = []
+    for name in names:
+        name = name.strip()
+        if name:
+            pair = (name, genre_kind(name) or GENRE)
+            if pair not in out:
+                out.append(pair)
+    return out
+
+
+def record_from_seed(data: Mapping[str, Any], *, source: str = "seed", priority: int = 0,
+                     fetched_at: dt.datetime | None = None) -> AnimeRecord:
+    """The seed project's export: ``{ID, Name, Type, Episodes, Aired, Members, Scores, Label,
+    Sypnosis, Genres}`` with one comma-separated genre string."""
+    mal_id, title = _require_identity(data, "ID", "Name")
+    genres_raw = data.get("Genres")
+    if genres_raw is not None and not isinstance(genres_raw, str):
+        raise RecordError("wrong type: genres", f"expected text, got {type(genres_raw).__name__}")
+    aired_raw = data.get("Aired")
+    if aired_raw is not None and not isinstance(aired_raw, str):
+        raise RecordError("wrong type: aired", f"expected text, got {type(aired_raw).__name__}")
+    # "Sep 2023 - Mar 2024": month precision only, so keep the year and leave dates unknown.
+    _, _, year = parse_aired_text(aired_raw or "")
+    values: dict[str, Any] = {
+        "title": title,
+        "type": _clean_text(data.get("Type"), "type"),
+        "episodes": _clean_int(data.get("Episodes"), "episodes"),
+        "year": year,
+        "members": _clean_int(data.get("Members"), "members"),
+        "score": _clean_score(data.get("Scores")),
+        "synopsis": _clean_text(data.get("Sypnosis", data.get("Synopsis")), "synopsis"),
+    }
+    return AnimeRecord(
+        mal_id=mal_id,
+        fields=_finish(mal_id, values),
+        genres=split_mixed_genres((genres_raw or "").split(",")),
+        source=source,
+        fetched_at=fetched_at,
+        priority=priority,
+    )
+
+
+# --------------------------------------------------------------------------- merging
+
+
+def merge_records(records: list[AnimeRecord]) -> AnimeRecord:
+    """Merge records of one MAL id: the newest (highest priority) record wins where it has a
+    value; older records fill the fields it lacks. Genres come from the newest record that
+    has any."""
+    ordered = sorted(records, key=lambda r: -r.priority)
+    merged: dict[str, Any] = {}
+    for record in ordered:
+        for name, value in record.fields.items():
+            merged.setdefault(name, value)
+    genres = next((r.genres for r in ordered if r.genres), [])
+    sources = []
+    for record in ordered:
+        if record.source and record.source not in sources:
+            sources.append(record.source)
+    dates = [r.fetched_at for r in ordered if r.fetched_at]
+    return AnimeRecord(
+        mal_id=ordered[0].mal_id,
+        fields=merged,
+        genres=list(genres),
+        source="+".join(sources),
+        fetched_at=max(dates) if dates else None,
+        priority=ordered[0].priority,
+    )

@@ -1,0 +1,39 @@
+"""Reads of the catalogue used by pages, API and commands."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+from django.http import QueryDict
+
+from catalog.filters import AnimeFilter
+from catalog.models import Anime, Genre, TierThresholds
+
+
+def anime_list(*, params: QueryDict) -> AnimeFilter:
+    """The filter bound to ``params`` over the whole catalogue; check ``is_valid()``, then read
+    ``.qs`` (filtered, sorted, genres prefetched) or ``.errors``."""
+    return AnimeFilter(params, queryset=Anime.objects.with_genres())
+
+
+def anime_get(*, mal_id: int) -> Anime | None:
+    return Anime.objects.with_genres().filter(mal_id=mal_id).first()
+
+
+def anime_related(*, anime: Anime) -> QuerySet[Anime]:
+    """Other entries of the same franchise, oldest first."""
+    return (
+        Anime.objects.in_franchise(anime.franchise_key)
+        .exclude(mal_id=anime.mal_id)
+        .order_by("year", "mal_id")
+    )
+
+
+def genres_by_kind() -> dict[str, list[Genre]]:
+    grouped: dict[str, list[Genre]] = {kind: [] for kind, _ in Genre.Kind.choices}
+    for genre in Genre.objects.order_by("name"):
+        grouped.setdefault(genre.kind, []).append(genre)
+    return grouped
+
+
+def tier_thresholds_in_force() -> TierThresholds | None:
+    return TierThresholds.objects.order_by("-computed_at", "-id").first()
