@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
 from django.http import QueryDict
 
 from catalog.filters import AnimeFilter
@@ -17,6 +17,16 @@ def anime_list(*, params: QueryDict) -> AnimeFilter:
 
 def anime_get(*, mal_id: int) -> Anime | None:
     return Anime.objects.with_genres().filter(mal_id=mal_id).first()
+
+
+def anime_all() -> QuerySet[Anime]:
+    """Every anime, genres prefetched: the base the API's filter backend narrows with AnimeFilter."""
+    return Anime.objects.with_genres()
+
+
+def genres_with_anime_count() -> QuerySet[Genre]:
+    """Every genre, theme and demographic with ``anime_count``, by kind then name."""
+    return Genre.objects.annotate(anime_count=Count("anime")).order_by("kind", "name")
 
 
 def anime_related(*, anime: Anime) -> QuerySet[Anime]:

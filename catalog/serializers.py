@@ -1,0 +1,199 @@
+"""Read-only representations of the catalogue for the REST API.
+
+Serializers only shape data: the rows come from ``catalog.selectors`` and the tier
+thresholds in force are handed in through the serializer context (``thresholds``), so a page
+of 24 anime costs one thresholds query, not 24.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from catalog.models import Anime, Genre, TierThresholds
+from catalog.tiers import TIER_ORDER, Tier
+
+
+class TierSerializer(serializers.Serializer):
+    """An anime's tier under the thresholds in force."""
+
+    value = serializers.ChoiceField(choices=Tier.choices, help_text="Tier id, as accepted by the `tier` filter.")
+    label = serializers.CharField(help_text="Human-readable tier name.")
+    threshold = serializers.FloatField(
+        allow_null=True, help_text="Lowest score of this tier (inclusive); null for Terrible, which has no floor."
+    )
+    below = serializers.FloatField(
+        allow_null=True, help_text="Scores of this tier stay below this value; null for Top-tier."
+    )
+    scheme = serializers.CharField(help_text="How the thresholds were computed: `quartiles` or `seed`.")
+
+
+def tier_data(anime: Anime, thresholds: TierThresholds | None) -> dict[str, Any] | None:
+    """The tier object of one anime, or None when it has no score (hence no tier)."""
+    if not anime.tier:
+        return None
+    tier = Tier(anime.tier)
+    threshold = below = None
+    if thresholds is not None:
+        cutoffs = thresholds.cutoffs
+        threshold = cutoffs.lower_bound(tier)
+        position = TIER_ORDER.index(tier)
+        below = cutoffs.lower_bound(TIER_ORDER[position - 1]) if position > 0 else None
+    return {
+        "value": tier.value,
+        "label": tier.label,
+        "threshold": threshold,
+        "below": below,
+        "scheme": thresholds.scheme if thresholds is not None else "",
+    }
+
+
+class _AnimeBaseSerializer(serializers.ModelSerializer):
+    genres = serializers.SerializerMethodField(help_text="Genre names (MyAnimeList's 'genres').")
+    themes = serializers.SerializerMethodField(help_text="Theme names, e.g. 'Military', 'School'.")
+    demographics = serializers.SerializerMethodField(help_text="Target demographic names, e.g. 'Shounen'.")
+    tier = serializers.SerializerMethodField(help_text="Quality tier; null when the anime has no score.")
+
+    def _names(self, anime: Anime, kind: str) -> list[str]:
+        # genres are prefetched by the selectors; sort here so the order is stable.
+        return sorted(genre.name for genre in anime.genres.all() if genre.kind == kind)
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    def get_genres(self, anime: Anime) -> list[str]:
+        return self._names(anime, Genre.Kind.GENRE)
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    def get_themes(self, anime: Anime) -> list[str]:
+        return self._names(anime, Genre.Kind.THEME)
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    def get_demographics(self, anime: Anime) -> list[str]:
+        return self._names(anime, Genre.Kind.DEMOGRAPHIC)
+
+    @extend_schema_field(TierSerializer(allow_null=True))
+    def get_tier(self, anime: Anime) -> dict[str, Any] | None:
+        return tier_data(anime, self.context.get("thresholds"))
+
+
+class AnimeListSerializer(_AnimeBaseSerializer):
+    """One anime in a list: enough to show a card and follow ``url`` for the full record."""
+
+    url = serializers.SerializerMethodField(help_text="This anime's full record in the API.")
+
+    class Meta:
+        model = Anime
+        fields = (
+            "mal_id",
+            "url",
+            "title",
+            "title_english",
+            "type",
+            "episodes",
+            "year",
+            "season",
+            "score",
+            "scored_by",
+            "members",
+            "tier",
+            "genres",
+            "themes",
+            "demographics",
+            "image_url",
+        )
+        read_only_fields = fields
+
+    @extend_schema_field(OpenApiTypes.URI)
+    def get_url(self, anime: Anime) -> str:
+        path = reverse("api-anime-detail", kwargs={"mal_id": anime.mal_id})
+        request = self.context.get("request")
+        return request.build_absolute_uri(path) if request is not None else path
+
+
+class AnimeUrlsSerializer(serializers.Serializer):
+    mal_url = serializers.URLField(help_text="The anime's page on MyAnimeList.")
+    image_url = serializers.URLField(help_text="Cover image on MyAnimeList's CDN (may be empty).")
+    site_url = serializers.URLField(help_text="The anime's page on this site.")
+    api_url = serializers.URLField(help_text="This record in the API.")
+
+
+class AnimeDetailSerializer(_AnimeBaseSerializer):
+    """The full record of one anime."""
+
+    urls = serializers.SerializerMethodField(help_text="Links to the anime on MyAnimeList, this site and the API.")
+    title_synonyms = serializers.ListField(child=serializers.CharField(), help_text="Other known titles.")
+    studios = serializers.ListField(child=serializers.CharField(), help_text="Animation studios.")
+
+    class Meta:
+        model = Anime
+        fields = (
+            "mal_id",
+            "title",
+            "title_english",
+            "title_japanese",
+            "title_synonyms",
+            "type",
+            "episodes",
+            "status",
+            "aired_from",
+            "aired_to",
+            "year",
+            "season",
+            "source",
+            "rating",
+            "duration",
+            "studios",
+            "score",
+            "scored_by",
+            "rank",
+            "popularity",
+            "members",
+            "favorites",
+            "synopsis",
+            "background",
+            "genres",
+            "themes",
+            "demographics",
+            "tier",
+            "franchise_key",
+            "urls",
+            "provenance",
+            "fetched_at",
+        )
+        read_only_fields = fields
+        extra_kwargs = {
+            "franchise_key": {"help_text": "Shared by the seasons, sequels, movies and specials of one series."},
+            "score": {"help_text": "MyAnimeList score (0-10); null when unscored."},
+            "scored_by": {"help_text": "How many users scored it."},
+            "members": {"help_text": "How many users have it on their list."},
+        }
+
+    @extend_schema_field(AnimeUrlsSerializer)
+    def get_urls(self, anime: Anime) -> dict[str, str]:
+        request = self.context.get("request")
+
+        def absolute(path: str) -> str:
+            return request.build_absolute_uri(path) if request is not None else path
+
+        return {
+            "mal_url": anime.mal_url,
+            "image_url": anime.image_url,
+            "site_url": absolute(anime.get_absolute_url()),
+            "api_url": absolute(reverse("api-anime-detail", kwargs={"mal_id": anime.mal_id})),
+        }
+
+
+class GenreSerializer(serializers.ModelSerializer):
+    anime_count = serializers.IntegerField(read_only=True, help_text="How many anime of the catalogue carry it.")
+
+    class Meta:
+        model = Genre
+        fields = ("name", "kind", "anime_count")
+        read_only_fields = fields
+        extra_kwargs = {
+            "name": {"help_text": "Use it in the `genre` and `exclude_genre` filters."},
+            "kind": {"help_text": "genre, theme or demographic."},
+        }
