@@ -1,0 +1,199 @@
+"""The catalogue in the Django admin.
+
+Writes that have rules (the franchise key, tiers) go through ``catalog.services``: saving an
+anime re-derives its franchise key, and a changed score re-tiers the catalogue, because with
+quartile tiers one score can move the cut-offs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db.models import Count, QuerySet
+from django.forms import ModelForm
+from django.http import HttpRequest
+from django.utils.html import format_html
+
+from catalog import services
+from catalog.models import Anime, Genre, TierThresholds
+from catalog.tiers import TierScheme
+
+
+class DecadeListFilter(admin.SimpleListFilter):
+    """Year by decade: one entry per decade present instead of sixty single years."""
+
+    title = "year"
+    parameter_name = "decade"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        years = Anime.objects.exclude(year=None).values_list("year", flat=True).distinct()
+        decades = sorted({year // 10 * 10 for year in years}, reverse=True)
+        return [(str(decade), f"{decade}s") for decade in decades] + [("none", "Unknown")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Anime]) -> QuerySet[Anime] | None:
+        value = self.value()
+        if value is None:
+            return None
+        if value == "none":
+            return queryset.filter(year=None)
+        if not value.isdigit():
+            return queryset.none()
+        decade = int(value)
+        return queryset.filter(year__gte=decade, year__lte=decade + 9)
+
+
+def tier_badge_html(tier: str, label: str) -> str:
+    if not tier:
+        return format_html('<span class="tier-badge tier-none">{}</span>', "No score")
+    return format_html('<span class="tier-badge tier-{}">{}</span>', tier, label)
+
+
+@admin.register(Anime)
+class AnimeAdmin(admin.ModelAdmin):
+    list_display = ("title", "type", "year", "score", "scored_by", "members", "tier_badge", "mal_link")
+    list_display_links = ("title",)
+    list_filter = ("type", "tier", ("genres", admin.RelatedFieldListFilter), DecadeListFilter, "source")
+    # title_synonyms is a JSON list: its icontains lookup searches the list's JSON text, so any
+    # synonym matches ("Sorcery Fight" finds Jujutsu Kaisen).
+    search_fields = ("title", "title_english", "title_japanese", "title_synonyms", "=mal_id")
+    search_help_text = "Searches the main, English and Japanese titles, every synonym, and the exact MAL id."
+    list_per_page = 50
+    filter_horizontal = ("genres",)
+    actions = ("recompute_tiers_quartiles", "recompute_tiers_seed")
+    readonly_fields = (
+        "mal_id_display",
+        "mal_link",
+        "tier_badge",
+        "franchise_key",
+        "provenance",
+        "fetched_at",
+        "created_at",
+        "updated_at",
+    )
+    fieldsets = (
+        ("Titles", {"fields": ("mal_id_display", "title", "title_english", "title_japanese", "title_synonyms")}),
+        (
+            "Release",
+            {
+                "fields": (
+                    "type",
+                    "episodes",
+                    "status",
+                    "aired_from",
+                    "aired_to",
+                    "year",
+                    "season",
+                    "source",
+                    "rating",
+                    "duration",
+                    "studios",
+                )
+            },
+        ),
+        ("Numbers", {"fields": ("score", "scored_by", "rank", "popularity", "members", "favorites", "tier_badge")}),
+        ("Genres", {"fields": ("genres",)}),
+        ("Franchise", {"fields": ("franchise_key", "franchise_override")}),
+        ("Text", {"fields": ("synopsis", "background")}),
+        ("Links", {"fields": ("mal_link", "mal_url", "image_url")}),
+        ("Provenance", {"fields": ("provenance", "fetched_at", "created_at", "updated_at")}),
+    )
+
+    class Media:
+        css = {"all": ("catalog/admin.css",)}
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Anime | None = None) -> tuple[str, ...]:
+        # The MAL id is the primary key: typed once when adding, fixed afterwards.
+        return (
+            self.readonly_fields if obj is not None else tuple(f for f in self.readonly_fields if f != "mal_id_display")
+        )
+
+    def get_fieldsets(self, request: HttpRequest, obj: Anime | None = None) -> Any:
+        if obj is not None:
+            return self.fieldsets
+        titles = ("Titles", {"fields": ("mal_id", "title", "title_english", "title_japanese", "title_synonyms")})
+        return (titles, *self.fieldsets[1:])
+
+    @admin.display(description="MAL id", ordering="mal_id")
+    def mal_id_display(self, anime: Anime) -> int:
+        return anime.mal_id
+
+    @admin.display(description="Tier", ordering="tier")
+    def tier_badge(self, anime: Anime) -> str:
+        return tier_badge_html(anime.tier, anime.get_tier_display())
+
+    @admin.display(description="MyAnimeList")
+    def mal_link(self, anime: Anime) -> str:
+        if not anime.mal_url:
+            return "-"
+        return format_html('<a href="{}" target="_blank" rel="noopener noreferrer">MAL ↗</a>', anime.mal_url)
+
+    def save_model(self, request: HttpRequest, obj: Anime, form: ModelForm, change: bool) -> None:
+        if not change:
+            obj.franchise_key = ""  # derived just below, from the override or the title
+        super().save_model(request, obj, form, change)
+        if services.anime_franchise_refresh(anime=obj):
+            self.message_user(request, f"Franchise key is now “{obj.franchise_key}”.", messages.INFO)
+        if not change or "score" in form.changed_data:
+            thresholds, changed = services.tier_thresholds_recompute()
+            obj.refresh_from_db(fields=["tier"])
+            if thresholds is not None:
+                self.message_user(
+                    request, f"Tier: {obj.get_tier_display() or 'none (no score)'}; {changed} anime changed tier."
+                )
+
+    def _recompute(self, request: HttpRequest, scheme: str) -> None:
+        thresholds, changed = services.tier_thresholds_recompute(scheme=scheme)
+        if thresholds is None:
+            self.message_user(
+                request, "Not enough scored anime to compute quartiles; tiers unchanged.", messages.WARNING
+            )
+            return
+        self.message_user(
+            request,
+            f"{thresholds.get_scheme_display()}: Top-tier ≥ {thresholds.top_tier_min:.2f}, "
+            f"Worthwhile ≥ {thresholds.worthwhile_min:.2f}, Watchable ≥ {thresholds.watchable_min:.2f}. "
+            f"{changed} anime changed tier (the whole catalogue is re-tiered, whatever the selection).",
+            messages.SUCCESS,
+        )
+
+    @admin.action(description="Recompute tier thresholds (quartiles)", permissions=["change"])
+    def recompute_tiers_quartiles(self, request: HttpRequest, queryset: QuerySet[Anime]) -> None:
+        self._recompute(request, TierScheme.QUARTILES)
+
+    @admin.action(description="Recompute tiers with the seed's fixed cut-offs", permissions=["change"])
+    def recompute_tiers_seed(self, request: HttpRequest, queryset: QuerySet[Anime]) -> None:
+        self._recompute(request, TierScheme.SEED)
+
+
+@admin.register(Genre)
+class GenreAdmin(admin.ModelAdmin):
+    list_display = ("name", "kind", "anime_count")
+    list_filter = ("kind",)
+    search_fields = ("name",)
+    ordering = ("kind", "name")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Genre]:
+        return super().get_queryset(request).annotate(anime_count=Count("anime"))
+
+    @admin.display(description="Anime", ordering="anime_count")
+    def anime_count(self, genre: Genre) -> int:
+        return genre.anime_count
+
+
+@admin.register(TierThresholds)
+class TierThresholdsAdmin(admin.ModelAdmin):
+    """The history of cut-offs; new rows come only from the recompute actions and command."""
+
+    list_display = ("computed_at", "scheme", "top_tier_min", "worthwhile_min", "watchable_min", "scored_count")
+    list_filter = ("scheme",)
+    date_hierarchy = "computed_at"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: TierThresholds | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: TierThresholds | None = None) -> bool:
+        return False
