@@ -1,0 +1,40 @@
+"""The one place the site reaches Google's Gemini API (embeddings for search, comments for the
+evaluator). Tests point ``GEMINI_BASE_URL`` at a fake server on 127.0.0.1."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from google import genai
+from google.genai import types
+
+# Retried: rate limiting and server-side failures. A 4xx other than 429 is our fault and
+# retrying it only costs money.
+RETRY_STATUS_CODES = [408, 429, 500, 502, 503, 504]
+
+
+def gemini_http_options(*, timeout: float | None = None, retries: int | None = None) -> types.HttpOptions:
+    return types.HttpOptions(
+        base_url=settings.GEMINI_BASE_URL or None,
+        # The SDK takes milliseconds.
+        timeout=int((timeout or settings.GEMINI_TIMEOUT) * 1000),
+        retry_options=types.HttpRetryOptions(
+            attempts=retries or settings.GEMINI_RETRIES,
+            initial_delay=0.5,
+            max_delay=8.0,
+            exp_base=2.0,
+            jitter=0.5,
+            http_status_codes=RETRY_STATUS_CODES,
+        ),
+    )
+
+
+def gemini_client(*, timeout: float | None = None, retries: int | None = None) -> genai.Client:
+    """A google-genai client from the settings: API key, optional base URL, timeout, retries
+    with exponential backoff on 429/5xx."""
+    if not settings.GEMINI_API_KEY:
+        raise ImproperlyConfigured("GEMINI_API_KEY must be set to use the Gemini backend")
+    return genai.Client(
+        api_key=settings.GEMINI_API_KEY,
+        http_options=gemini_http_options(timeout=timeout, retries=retries),
+    )
