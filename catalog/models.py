@@ -121,3 +121,25 @@ class TierThresholds(models.Model):
     @property
     def cutoffs(self) -> Cutoffs:
         return Cutoffs(self.watchable_min, self.worthwhile_min, self.top_tier_min)
+
+
+class EmbeddingCache(models.Model):
+    """One embedded text, keyed by (backend, model, dimension, sha256 of the text): re-indexing
+    unchanged anime embeds nothing. ``vector`` holds ``dimension`` float32 values."""
+
+    backend = models.CharField(max_length=32)
+    model = models.CharField(max_length=128)
+    dimension = models.PositiveIntegerField()
+    text_sha256 = models.CharField(max_length=64)
+    vector = models.BinaryField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=("backend", "model", "dimension", "text_sha256"), name="embedding_cache_key"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.backend}/{self.model}/{self.dimension} {self.text_sha256[:12]}"
