@@ -1,0 +1,415 @@
+"""The REST API on the real catalogue (imported once per session by conftest)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.db.models import Count
+from django.test import Client
+
+from catalog.models import Anime, Genre, TierThresholds
+from catalog.tiers import Tier
+
+pytestmark = pytest.mark.usefixtures("catalog")
+
+
+def get_json(client: Client, url: str, status: int = 200) -> Any:
+    response = client.get(url, HTTP_ACCEPT="application/json")
+    assert response.status_code == status, response.content[:500]
+    assert response["Content-Type"].startswith("application/json")
+    return response.json()
+
+
+def all_pages(client: Client, url: str) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+    next_url: str | None = url
+    while next_url:
+        body = get_json(client, next_url)
+        items.extend(body["results"])
+        next_url = body["next"]
+    return items
+
+
+# ---------------------------------------------------------------------------- list
+
+
+def test_it_lists_the_whole_catalogue_in_pages_of_24(client: Client) -> None:
+    body = get_json(client, "/api/anime/")
+
+    assert body["count"] == Anime.objects.count() == 2293
+    assert len(body["results"]) == 24
+    assert body["previous"] is None
+    assert body["next"] == "http://testserver/api/anime/?page=2"
+    # Default order: most members first (Shingeki no Kyojin, Death Note, FMA:B).
+    most_watched = list(Anime.objects.order_by("-members", "mal_id").values_list("mal_id", flat=True)[:24])
+    assert [item["mal_id"] for item in body["results"]] == most_watched
+    assert most_watched[:3] == [16498, 1535, 5114]
+
+
+def test_it_serves_a_list_item_with_its_tier_and_link(client: Client) -> None:
+    body = get_json(client, "/api/anime/?page_size=3")
+    fmab = body["results"][2]
+    thresholds = TierThresholds.objects.latest()
+
+    assert fmab == {
+        "mal_id": 5114,
+        "url": "http://testserver/api/anime/5114/",
+        "title": "Fullmetal Alchemist: Brotherhood",
+        "title_english": "Fullmetal Alchemist: Brotherhood",
+        "type": "TV",
+        "episodes": 64,
+        "year": 2009,
+        "season": "spring",
+        "score": 9.1,
+        "scored_by": 2271024,
+        "members": 3613466,
+        "tier": {
+            "value": "top-tier",
+            "label": "Top-tier",
+            "threshold": thresholds.top_tier_min,
+            "below": None,
+            "scheme": "quartiles",
+        },
+        "genres": ["Action", "Adventure", "Drama", "Fantasy"],
+        "themes": ["Military"],
+        "demographics": ["Shounen"],
+        "image_url": "https://cdn.myanimelist.net/images/anime/1208/94745l.jpg",
+    }
+
+
+def test_it_pages_with_page_and_page_size(client: Client) -> None:
+    second = get_json(client, "/api/anime/?page=2")
+    expected = list(Anime.objects.order_by("-members", "mal_id").values_list("mal_id", flat=True)[24:48])
+    assert [item["mal_id"] for item in second["results"]] == expected
+    assert second["previous"] == "http://testserver/api/anime/"
+
+    last = get_json(client, "/api/anime/?page=last")
+    assert len(last["results"]) == 2293 - 95 * 24
+    assert last["next"] is None
+
+    big = get_json(client, "/api/anime/?page_size=1000")
+    assert len(big["results"]) == 100  # capped at max_page_size
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("page=abc", "'abc' is not a page number: use a whole number from 1 to 96."),
+        ("page=0", "'0' is not a page number: use a whole number from 1 to 96."),
+        ("page=-3", "'-3' is not a page number: use a whole number from 1 to 96."),
+        ("page=97", "Page 97 does not exist: these results have 96 pages."),
+        ("page=99999999999999999999", "Page 99999999999999999999 does not exist: these results have 96 pages."),
+        ("type=Movie&page=13", "Page 13 does not exist: these results have 12 pages."),  # 271 movies
+    ],
+)
+def test_it_answers_400_naming_page_for_a_bad_page(client: Client, query: str, message: str) -> None:
+    assert get_json(client, f"/api/anime/?{query}", status=400) == {"page": [message]}
+
+
+# ---------------------------------------------------------------------------- filters
+
+
+def test_it_filters_by_genre_and_tier_sorted_by_score(client: Client) -> None:
+    items = all_pages(client, "/api/anime/?genre=Action&tier=top-tier&sort=-score&page_size=100")
+
+    expected = list(
+        Anime.objects.filter(genres__name="Action", tier=Tier.TOP_TIER)
+        .order_by("-score", "mal_id")
+        .values_list("mal_id", flat=True)
+    )
+    assert len(items) == len(expected) == 208
+    assert [item["mal_id"] for item in items] == expected
+    assert items[0]["mal_id"] == 5114  # FMA:B, 9.1, the best-scored Action anime
+    assert all("Action" in item["genres"] and item["tier"]["value"] == "top-tier" for item in items)
+    scores = [item["score"] for item in items]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_it_matches_genre_themes_and_demographics_case_insensitively(client: Client) -> None:
+    body = get_json(client, "/api/anime/?genre=action&genre=MILITARY&genre=shounen")
+    expected = (
+        Anime.objects.filter(genres__name="Action").filter(genres__name="Military").filter(genres__name="Shounen")
+    )
+    assert body["count"] == expected.count() > 0
+    assert all(
+        "Action" in item["genres"] and "Military" in item["themes"] and "Shounen" in item["demographics"]
+        for item in body["results"]
+    )
+
+
+def test_it_excludes_genres(client: Client) -> None:
+    items = all_pages(client, "/api/anime/?exclude_genre=Comedy&exclude_genre=Romance&page_size=100")
+
+    with_either = Anime.objects.filter(genres__name__in=["Comedy", "Romance"]).distinct().count()
+    assert len(items) == 2293 - with_either
+    assert not any({"Comedy", "Romance"} & set(item["genres"]) for item in items)
+
+
+def test_it_matches_type_case_insensitively(client: Client) -> None:
+    lower = get_json(client, "/api/anime/?type=movie&page_size=100")
+    exact = get_json(client, "/api/anime/?type=Movie&page_size=100")
+
+    assert lower["count"] == exact["count"] == Anime.objects.filter(type="Movie").count() > 200
+    assert lower["results"] == exact["results"]
+    assert {item["type"] for item in lower["results"]} == {"Movie"}
+
+
+def test_it_filters_by_year_range_sorted_by_year(client: Client) -> None:
+    items = all_pages(client, "/api/anime/?year_min=2010&year_max=2011&sort=year&page_size=100")
+
+    assert len(items) == Anime.objects.filter(year__gte=2010, year__lte=2011).count()
+    years = [item["year"] for item in items]
+    assert years == sorted(years)
+    assert set(years) == {2010, 2011}
+
+
+def test_it_filters_by_score_range(client: Client) -> None:
+    items = all_pages(client, "/api/anime/?score_min=8.5&score_max=8.7&sort=-score&page_size=100")
+
+    assert len(items) == Anime.objects.filter(score__gte=8.5, score__lte=8.7).count() > 0
+    assert all(8.5 <= item["score"] <= 8.7 for item in items)
+    assert items[0]["score"] == 8.7
+
+
+@pytest.mark.parametrize(
+    ("query", "field", "message"),
+    [
+        ("year_min=abc", "year_min", "Enter a number."),
+        ("score_min=20", "score_min", "Ensure this value is less than or equal to 10."),
+        ("score_min=9&score_max=8", "score_max", "Must be at least score min (9)."),
+        ("year_min=2015&year_max=2010", "year_max", "Must be at least year min (2015)."),
+        (
+            "sort=bad",
+            "sort",
+            "'bad' is not a valid choice. Valid values: score, -score, members, -members, year, -year, title, -title.",
+        ),
+        (
+            "tier=best",
+            "tier",
+            "'best' is not a valid choice. Valid values: top-tier, worthwhile, watchable, terrible.",
+        ),
+    ],
+)
+def test_it_answers_400_naming_the_field_for_bad_filter_values(
+    client: Client, query: str, field: str, message: str
+) -> None:
+    assert get_json(client, f"/api/anime/?{query}", status=400) == {field: [message]}
+
+
+def test_it_answers_400_listing_valid_genres_for_an_unknown_genre(client: Client) -> None:
+    body = get_json(client, "/api/anime/?genre=Nope&exclude_genre=Action", status=400)
+
+    valid = ", ".join(sorted(Genre.objects.values_list("name", flat=True)))
+    assert body == {"genre": [f"Unknown genre 'Nope'. Valid values: {valid}."]}
+    assert "Action, Adult Cast, Adventure" in valid
+
+
+# ---------------------------------------------------------------------------- detail
+
+
+def test_it_returns_the_full_record_of_an_anime(client: Client) -> None:
+    body = get_json(client, "/api/anime/5114/")
+
+    row = Anime.objects.get(mal_id=5114)
+    thresholds = TierThresholds.objects.latest()
+    names = {kind: sorted(row.genres.filter(kind=kind).values_list("name", flat=True)) for kind in Genre.Kind.values}
+    assert body == {
+        "mal_id": 5114,
+        "title": row.title,
+        "title_english": row.title_english,
+        "title_japanese": row.title_japanese,
+        "title_synonyms": row.title_synonyms,
+        "type": row.type,
+        "episodes": row.episodes,
+        "status": row.status,
+        "aired_from": row.aired_from.isoformat(),
+        "aired_to": row.aired_to.isoformat(),
+        "year": row.year,
+        "season": row.season,
+        "source": row.source,
+        "rating": row.rating,
+        "duration": row.duration,
+        "studios": row.studios,
+        "score": row.score,
+        "scored_by": row.scored_by,
+        "rank": row.rank,
+        "popularity": row.popularity,
+        "members": row.members,
+        "favorites": row.favorites,
+        "synopsis": row.synopsis,
+        "background": row.background,
+        "genres": names["genre"],
+        "themes": names["theme"],
+        "demographics": names["demographic"],
+        "tier": {
+            "value": "top-tier",
+            "label": "Top-tier",
+            "threshold": thresholds.top_tier_min,
+            "below": None,
+            "scheme": thresholds.scheme,
+        },
+        "franchise_key": row.franchise_key,
+        "urls": {
+            "mal_url": row.mal_url,
+            "image_url": row.image_url,
+            "site_url": "http://testserver/anime/5114/",
+            "api_url": "http://testserver/api/anime/5114/",
+        },
+        "provenance": row.provenance,
+        "fetched_at": row.fetched_at.isoformat().replace("+00:00", "Z"),
+    }
+    # The values themselves, so a broken import cannot make both sides agree on nonsense.
+    assert body["title"] == "Fullmetal Alchemist: Brotherhood"
+    assert body["title_synonyms"] == [
+        "Hagane no Renkinjutsushi: Fullmetal Alchemist",
+        "Fullmetal Alchemist (2009)",
+        "FMA",
+        "FMAB",
+    ]
+    assert (body["genres"], body["themes"], body["demographics"]) == (
+        ["Action", "Adventure", "Drama", "Fantasy"],
+        ["Military"],
+        ["Shounen"],
+    )
+    assert (body["episodes"], body["aired_from"], body["studios"], body["score"]) == (64, "2009-04-05", ["Bones"], 9.1)
+    assert body["franchise_key"] == "fullmetal-alchemist"
+    assert body["urls"]["mal_url"] == "https://myanimelist.net/anime/5114/Fullmetal_Alchemist__Brotherhood"
+
+
+def test_it_gives_each_tier_its_bounds(client: Client) -> None:
+    thresholds = TierThresholds.objects.latest()
+    expected = {
+        "top-tier": (thresholds.top_tier_min, None),
+        "worthwhile": (thresholds.worthwhile_min, thresholds.top_tier_min),
+        "watchable": (thresholds.watchable_min, thresholds.worthwhile_min),
+        "terrible": (None, thresholds.watchable_min),
+    }
+    for tier, (threshold, below) in expected.items():
+        anime = Anime.objects.filter(tier=tier).order_by("-members").first()
+        body = get_json(client, f"/api/anime/{anime.mal_id}/")
+        assert (body["tier"]["value"], body["tier"]["threshold"], body["tier"]["below"]) == (tier, threshold, below)
+        assert (threshold or 0) <= body["score"] < (below or 10.01)
+
+
+def test_it_gives_no_tier_to_an_unscored_anime(client: Client) -> None:
+    unscored = Anime.objects.filter(score=None).order_by("mal_id").first()
+    assert unscored is not None
+    body = get_json(client, f"/api/anime/{unscored.mal_id}/")
+    assert (body["score"], body["tier"]) == (None, None)
+
+
+def test_it_answers_404_json_for_an_unknown_id(client: Client) -> None:
+    assert get_json(client, "/api/anime/0/", status=404) == {"detail": "No anime with MAL id 0 in the catalogue."}
+
+
+def test_it_reads_a_detail_in_a_few_queries(client: Client, django_assert_max_num_queries: Any) -> None:
+    with django_assert_max_num_queries(3):  # anime, its genres, the thresholds
+        get_json(client, "/api/anime/5114/")
+
+
+def test_it_reads_a_list_page_in_a_few_queries(client: Client, django_assert_max_num_queries: Any) -> None:
+    # count, page, prefetched genres, thresholds, and the filter's genre choices
+    with django_assert_max_num_queries(6):
+        get_json(client, "/api/anime/?genre=Action&sort=-score")
+
+
+# ---------------------------------------------------------------------------- genres
+
+
+def test_it_lists_genres_with_kind_and_count(client: Client) -> None:
+    body = get_json(client, "/api/genres/")
+
+    assert len(body) == Genre.objects.count() == 77
+    assert {g["kind"] for g in body} == {"genre", "theme", "demographic"}
+    counts = dict(Genre.objects.annotate(n=Count("anime")).values_list("name", "n"))
+    assert {g["name"]: g["anime_count"] for g in body} == counts
+    by_name = {g["name"]: g for g in body}
+    assert by_name["Action"] == {"name": "Action", "kind": "genre", "anime_count": counts["Action"]}
+    assert by_name["Shounen"]["kind"] == "demographic"
+    assert by_name["Military"]["kind"] == "theme"
+    # Ordered by kind, then name.
+    assert [(g["kind"], g["name"]) for g in body] == sorted((g["kind"], g["name"]) for g in body)
+
+
+# ---------------------------------------------------------------------------- writes
+
+
+@pytest.mark.parametrize(
+    ("method", "url"),
+    [
+        ("post", "/api/anime/"),
+        ("put", "/api/anime/5114/"),
+        ("patch", "/api/anime/5114/"),
+        ("delete", "/api/anime/5114/"),
+        ("post", "/api/genres/"),
+    ],
+)
+def test_it_refuses_writes_from_anonymous_users(client: Client, method: str, url: str) -> None:
+    response = getattr(client, method)(url, data={"title": "x"}, content_type="application/json")
+    assert response.status_code == 403
+    assert response.json() == {"detail": "Authentication credentials were not provided."}
+    assert Anime.objects.get(mal_id=5114).title == "Fullmetal Alchemist: Brotherhood"
+
+
+@pytest.mark.parametrize(("method", "url"), [("post", "/api/anime/"), ("delete", "/api/anime/5114/")])
+def test_it_has_no_write_methods_even_for_staff(admin_client: Client, method: str, url: str) -> None:
+    response = getattr(admin_client, method)(url, data={}, content_type="application/json")
+    assert response.status_code == 405
+    assert Anime.objects.filter(mal_id=5114).exists()
+
+
+# ---------------------------------------------------------------------------- schema and docs
+
+
+def test_it_documents_the_filters_in_the_schema(client: Client) -> None:
+    response = client.get("/api/schema/?format=json")
+    assert response.status_code == 200
+    schema = response.json()
+
+    operation = schema["paths"]["/api/anime/"]["get"]
+    params = {p["name"]: p for p in operation["parameters"]}
+    assert set(params) == {
+        "genre",
+        "exclude_genre",
+        "type",
+        "year_min",
+        "year_max",
+        "score_min",
+        "score_max",
+        "tier",
+        "sort",
+        "page",
+        "page_size",
+    }
+    assert params["genre"]["schema"] == {"type": "array", "items": {"type": "string"}}
+    assert set(params["tier"]["schema"]["enum"]) == {"top-tier", "worthwhile", "watchable", "terrible"}
+    assert "-score" in params["sort"]["schema"]["enum"]
+    assert set(operation["responses"]) == {"200", "400"}
+    assert set(schema["paths"]) >= {"/api/anime/", "/api/anime/{mal_id}/", "/api/genres/"}
+    assert "404" in schema["paths"]["/api/anime/{mal_id}/"]["get"]["responses"]
+    detail = schema["components"]["schemas"]["AnimeDetail"]["properties"]
+    assert (
+        detail["franchise_key"]["description"] == "Shared by the seasons, sequels, movies and specials of one series."
+    )
+
+
+def test_it_serves_swagger_ui_from_local_files_without_inline_code(client: Client) -> None:
+    response = client.get("/api/docs/")
+    assert response.status_code == 200
+    html = response.content.decode()
+
+    assert "/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js" in html
+    assert "/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui.css" in html
+    assert "/static/catalog/api_docs.css" in html
+    assert "<style" not in html
+    assert "<script>" not in html  # every script has a src: the CSP allows no inline code
+    assert "script-src 'self'" in response["Content-Security-Policy"]
+
+    script = client.get("/api/docs/?script=")
+    assert script.status_code == 200
+    assert script["Content-Type"].startswith("application/javascript")
+    assert 'url: "/api/schema/"' in script.content.decode()
+
+    bundle = client.get("/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js")
+    assert bundle.status_code == 200
