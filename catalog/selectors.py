@@ -7,6 +7,7 @@ from django.http import QueryDict
 
 from catalog.filters import AnimeFilter
 from catalog.models import Anime, Genre, TierThresholds
+from catalog.tiers import TIER_ORDER
 
 
 def anime_list(*, params: QueryDict) -> AnimeFilter:
@@ -47,3 +48,19 @@ def genres_by_kind() -> dict[str, list[Genre]]:
 
 def tier_thresholds_in_force() -> TierThresholds | None:
     return TierThresholds.objects.order_by("-computed_at", "-id").first()
+
+
+def tier_counts() -> dict[str, int]:
+    """How many anime each tier holds (every tier present, zero when empty)."""
+    counts = {tier.value: 0 for tier in TIER_ORDER}
+    for row in Anime.objects.exclude(tier="").values("tier").annotate(n=Count("mal_id")):
+        counts[row["tier"]] = row["n"]
+    return counts
+
+
+def anime_most_watched_per_tier(*, limit: int) -> dict[str, list[Anime]]:
+    """The ``limit`` anime with the most members in each tier, best tier first."""
+    return {
+        tier.value: list(Anime.objects.with_genres().with_tier(tier).order_by("-members", "mal_id")[:limit])
+        for tier in TIER_ORDER
+    }

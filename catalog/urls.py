@@ -1,4 +1,12 @@
 from __future__ import annotations
 
+from django.urls import path
+
+from catalog import views
+
 app_name = "catalog"
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("anime/", views.anime_list, name="anime-list"),
+    path("anime/<int:mal_id>/", views.anime_detail, name="anime-detail"),
+]

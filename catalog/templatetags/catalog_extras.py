@@ -1,0 +1,83 @@
+"""Small presentation helpers for the catalogue pages."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from django import template
+from django.http import HttpRequest
+from django.urls import reverse
+
+from catalog.models import TierThresholds
+from catalog.tiers import Tier
+
+register = template.Library()
+
+
+@register.filter
+def tier_label(value: str) -> str:
+    """ "top-tier" -> "Top-tier"; empty or unknown values give an empty string."""
+    try:
+        return str(Tier(value).label)
+    except ValueError:
+        return ""
+
+
+@register.filter
+def compact_number(value: int | None) -> str:
+    """3613466 -> "3.6M", 412345 -> "412K", 950 -> "950"."""
+    if value is None:
+        return "–"
+    for size, suffix in ((1_000_000, "M"), (1_000, "K")):
+        if value >= size:
+            number = value / size
+            text = f"{number:.1f}" if number < 10 else f"{number:.0f}"
+            return f"{text.removesuffix('.0')}{suffix}"
+    return str(value)
+
+
+@register.filter
+def provenance_sources(value: str) -> list[str]:
+    return [part for part in value.split("+") if part]
+
+
+@register.simple_tag
+def genre_url(name: str) -> str:
+    """The browse page filtered to one genre, theme or demographic."""
+    return f"{reverse('catalog:anime-list')}?{urlencode({'genre': name})}"
+
+
+@register.simple_tag
+def page_url(request: HttpRequest, number: int) -> str:
+    """The current query with another page number; empty parameters are dropped so the
+    address stays readable."""
+    pairs = [(key, value) for key, values in request.GET.lists() for value in values if key != "page" and value != ""]
+    if number != 1:
+        pairs.append(("page", str(number)))
+    query = urlencode(pairs)
+    return f"{request.path}?{query}" if query else request.path
+
+
+@register.simple_tag
+def tier_rule(thresholds: TierThresholds | None, tier: str) -> str:
+    """The score range of a tier under the thresholds in force, e.g. "score ≥ 7.93"."""
+    if thresholds is None or not tier:
+        return ""
+    cutoffs = thresholds.cutoffs
+    bound = cutoffs.lower_bound(Tier(tier))
+    if bound is None:
+        return f"score < {cutoffs.watchable:.2f}"
+    return f"score ≥ {bound:.2f}"
+
+
+@register.simple_tag
+def scheme_name(thresholds: TierThresholds | None) -> str:
+    if thresholds is None:
+        return ""
+    return {"quartiles": "quartiles", "seed": "seed cut-offs"}.get(thresholds.scheme, thresholds.scheme)
+
+
+@register.filter
+def join_list(value: Any, separator: str = ", ") -> str:
+    return separator.join(str(v) for v in (value or []))

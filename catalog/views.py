@@ -1,0 +1,117 @@
+"""Server-rendered public pages: home, browse (with an HTMX results partial) and detail."""
+
+from __future__ import annotations
+
+from django import forms
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils.cache import patch_vary_headers
+
+from catalog import selectors
+from catalog.models import Anime, Genre
+from catalog.tiers import TIER_ORDER
+
+PAGE_SIZE = 24
+HOME_CARDS_PER_TIER = 6
+RELATED_LIMIT = 30
+
+# The sort choices of the shared filter, in the order and wording a reader expects.
+SORT_LABELS: tuple[tuple[str, str], ...] = (
+    ("-members", "Most members"),
+    ("-score", "Highest score"),
+    ("score", "Lowest score"),
+    ("-year", "Newest"),
+    ("year", "Oldest"),
+    ("title", "Title A–Z"),
+    ("-title", "Title Z–A"),
+    ("members", "Fewest members"),
+)
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    counts = selectors.tier_counts()
+    per_tier = selectors.anime_most_watched_per_tier(limit=HOME_CARDS_PER_TIER)
+    thresholds = selectors.tier_thresholds_in_force()
+    tiers = [
+        {
+            "value": tier.value,
+            "label": tier.label,
+            "count": counts[tier.value],
+            "lower_bound": thresholds.cutoffs.lower_bound(tier) if thresholds else None,
+            "anime": per_tier[tier.value],
+        }
+        for tier in TIER_ORDER
+    ]
+    context = {
+        "anime_count": Anime.objects.count(),
+        "genre_count": Genre.objects.count(),
+        "thresholds": thresholds,
+        "tiers": tiers,
+        "genres_by_kind": _genre_groups(),
+    }
+    return render(request, "catalog/home.html", context)
+
+
+def anime_list(request: HttpRequest) -> HttpResponse:
+    filterset = selectors.anime_list(params=request.GET)
+    valid = filterset.is_valid()
+    genre_groups = _genre_groups()
+    known = {genre.name.lower() for _, genres in genre_groups for genre in genres}
+    paginator = Paginator(filterset.qs if valid else Anime.objects.none(), PAGE_SIZE)
+    # get_page turns "abc", "-1" or "999" into the first or last page instead of an error.
+    page = paginator.get_page(request.GET.get("page"))
+    context = {
+        "filterset": filterset,
+        "error_list": _error_list(filterset.form) if not valid else [],
+        "form": filterset.form,
+        "valid": valid,
+        "page": page,
+        "paginator": paginator,
+        "page_range": list(paginator.get_elided_page_range(page.number, on_each_side=2, on_ends=1)),
+        "selected_genres": _lowered(request.GET.getlist("genre")) & known,
+        "excluded_genres": _lowered(request.GET.getlist("exclude_genre")) & known,
+        "genres_by_kind": genre_groups,
+        "sort_labels": SORT_LABELS,
+        "current_sort": request.GET.get("sort", "") or "-members",
+    }
+    # A history restore after a cache miss also carries HX-Request but needs the whole page.
+    partial = bool(request.htmx) and not request.htmx.history_restore_request
+    template = "catalog/anime_list.html#results" if partial else "catalog/anime_list.html"
+    response = render(request, template, context)
+    patch_vary_headers(response, ("HX-Request",))
+    return response
+
+
+def anime_detail(request: HttpRequest, mal_id: int) -> HttpResponse:
+    anime = selectors.anime_get(mal_id=mal_id)
+    if anime is None:
+        raise Http404(f"No anime with MyAnimeList id {mal_id} in the catalogue.")
+    thresholds = selectors.tier_thresholds_in_force()
+    context = {
+        "anime": anime,
+        "genres": anime.genres_of_kind(Genre.Kind.GENRE),
+        "themes": anime.genres_of_kind(Genre.Kind.THEME),
+        "demographics": anime.genres_of_kind(Genre.Kind.DEMOGRAPHIC),
+        "related": list(selectors.anime_related(anime=anime)[:RELATED_LIMIT]),
+        "thresholds": thresholds,
+        "tier_lower_bound": thresholds.cutoffs.lower_bound(anime.tier) if thresholds and anime.tier else None,
+    }
+    return render(request, "catalog/anime_detail.html", context)
+
+
+def _genre_groups() -> list[tuple[str, list[Genre]]]:
+    labels = dict(Genre.Kind.choices)
+    return [(labels.get(kind, kind.title()), genres) for kind, genres in selectors.genres_by_kind().items() if genres]
+
+
+def _error_list(form: forms.Form) -> list[tuple[str, list[str]]]:
+    """Each invalid field's label with its messages, for the summary above the results."""
+    return [
+        (str(form.fields[name].label) if name in form.fields else "Filters", list(messages))
+        for name, messages in form.errors.items()
+    ]
+
+
+def _lowered(values: list[str]) -> set[str]:
+    return {v.strip().lower() for v in values}
