@@ -1,0 +1,78 @@
+"""The evaluate API: POST an anime description, GET a stored evaluation.
+
+Validation is the service's (same rule as the page and the command): bad input answers 400
+with the field's name; no active model answers 503. Throttled per client (scope "evaluate").
+"""
+
+from __future__ import annotations
+
+from django.http import QueryDict
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.exceptions import NotFound
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
+from rest_framework.views import APIView
+
+from evaluator import services
+from evaluator.selectors import evaluation_get
+from evaluator.serializers import EvaluateRequestSerializer, EvaluationSerializer, evaluation_data
+
+ERRORS = inline_serializer(
+    name="EvaluateErrors",
+    fields={"synopsis": serializers.ListField(child=serializers.CharField(), required=False)},
+)
+
+
+class EvaluateView(APIView):
+    permission_classes = [AllowAny]
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "evaluate"
+
+    @extend_schema(
+        operation_id="evaluate_anime",
+        summary="Evaluate an anime from its synopsis and genres",
+        request=EvaluateRequestSerializer,
+        responses={
+            201: EvaluationSerializer,
+            200: OpenApiResponse(
+                EvaluationSerializer, description="The same input was evaluated before by this model."
+            ),
+            400: OpenApiResponse(ERRORS, description="Bad input: each bad field with its messages."),
+            429: OpenApiResponse(description="Too many requests from this client."),
+            503: OpenApiResponse(description="No trained model is active yet."),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        data = request.data
+        if isinstance(data, QueryDict):  # a form-encoded body: genres may repeat
+            data = {**data.dict(), "genres": data.getlist("genres")}
+        if not isinstance(data, dict):
+            return Response({"non_field_errors": ["Send a JSON object."]}, status=status.HTTP_400_BAD_REQUEST)
+        try:
+            result = services.evaluation_create(data=data)
+        except services.EvaluationInputError as error:
+            return Response(error.errors, status=status.HTTP_400_BAD_REQUEST)
+        except services.ModelUnavailable as error:
+            return Response({"detail": str(error)}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
+        return Response(
+            evaluation_data(result.evaluation, request),
+            status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK,
+        )
+
+
+class EvaluationDetailView(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        operation_id="evaluation_detail",
+        summary="A stored evaluation with its comment so far",
+        responses={200: EvaluationSerializer, 404: OpenApiResponse(description="No such evaluation.")},
+    )
+    def get(self, request: Request, pk: str) -> Response:
+        evaluation = evaluation_get(pk)
+        if evaluation is None:
+            raise NotFound("No such evaluation.")
+        return Response(evaluation_data(evaluation, request))

@@ -1,0 +1,10 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from evaluator import api
+
+urlpatterns = [
+    path("evaluate/", api.EvaluateView.as_view(), name="api-evaluate"),
+    path("evaluations/<uuid:pk>/", api.EvaluationDetailView.as_view(), name="api-evaluation-detail"),
+]

@@ -1,0 +1,173 @@
+"""The short comment that explains a verdict, behind one interface chosen by settings.
+
+- ``offline``: a paragraph written here from the evidence (nearest catalogue anime and their
+  real scores, which given genres push the predicted score up or down according to the model,
+  how confident the model is). Answers at once and is always stored first.
+- ``gemini``: Google's Gemini through google-genai (``animesite.gemini``), JSON-structured
+  output, a prompt grounded only on the same evidence. It runs in a Celery task and replaces the
+  offline comment when it arrives; any failure leaves the offline one in place and is logged.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict, dataclass, field
+
+from django.conf import settings
+
+from catalog.tiers import Tier
+
+logger = logging.getLogger(__name__)
+
+# Below this top probability a comment says the model is unsure (four tiers: 0.25 is a guess).
+UNSURE_BELOW = 0.45
+MAX_COMMENT_CHARS = 1200
+
+
+@dataclass(frozen=True)
+class Neighbour:
+    mal_id: int
+    title: str
+    score: float | None
+    tier: str
+    similarity: float
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """Everything a comment may rely on; nothing else reaches the prompt."""
+
+    tier: str
+    probabilities: dict[str, float]
+    predicted_score: float
+    neighbours: list[Neighbour]
+    genre_effects: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def top_probability(self) -> float:
+        return max(self.probabilities.values()) if self.probabilities else 0.0
+
+    @property
+    def unsure(self) -> bool:
+        return self.top_probability < UNSURE_BELOW
+
+    def as_prompt_data(self) -> dict[str, object]:
+        data = asdict(self)
+        data["tier"] = Tier(self.tier).label
+        data["probabilities"] = {Tier(t).label: p for t, p in self.probabilities.items()}
+        for n in data["neighbours"]:
+            n["tier"] = Tier(n["tier"]).label if n["tier"] else "unrated"
+        data["top_probability"] = self.top_probability
+        data["unsure"] = self.unsure
+        return data
+
+
+class CommentError(Exception):
+    """The comment backend failed; the caller keeps the offline comment."""
+
+
+def _label(tier: str) -> str:
+    return Tier(tier).label if tier else "unrated"
+
+
+def offline_comment(evidence: Evidence) -> str:
+    """A grounded paragraph from the evidence alone."""
+    top = evidence.top_probability
+    if evidence.unsure:
+        confidence = f"The model is unsure: its favourite, {_label(evidence.tier)}, gets only {top:.0%}"
+    elif top < 0.6:
+        confidence = f"The model leans towards {_label(evidence.tier)} ({top:.0%})"
+    else:
+        confidence = f"The model is fairly confident in {_label(evidence.tier)} ({top:.0%})"
+    ranked = sorted(evidence.probabilities.items(), key=lambda kv: -kv[1])
+    runner_up = ranked[1] if len(ranked) > 1 else None
+    parts = [
+        f"{confidence}, with a predicted MyAnimeList score of {evidence.predicted_score:.2f}"
+        + (f"; {_label(runner_up[0])} follows at {runner_up[1]:.0%}." if runner_up else ".")
+    ]
+    if evidence.neighbours:
+        near = [
+            f"{n.title} ({n.score:.2f}, {_label(n.tier)})" if n.score is not None else f"{n.title} (unscored)"
+            for n in evidence.neighbours[:3]
+        ]
+        scored = [n.score for n in evidence.neighbours if n.score is not None]
+        mean = f" Its five nearest catalogue anime average {sum(scored) / len(scored):.2f}." if scored else ""
+        listed = f"{', '.join(near[:-1])} and {near[-1]}" if len(near) > 1 else near[0]
+        parts.append(f"The synopsis reads most like {listed}.{mean}")
+    effects = sorted(evidence.genre_effects.items(), key=lambda kv: -abs(kv[1]))
+    up = [f"{g} (+{e:.2f})" for g, e in effects if e >= 0.01][:3]
+    down = [f"{g} ({e:.2f})" for g, e in effects if e <= -0.01][:3]
+    clauses = []
+    if up:
+        clauses.append(f"{', '.join(up)} {'pushes' if len(up) == 1 else 'push'} the predicted score up")
+    if down:
+        clauses.append(
+            f"{', '.join(down)} {'pulls' if len(down) == 1 else 'pull'} it down"
+            if up
+            else f"{', '.join(down)} {'pulls' if len(down) == 1 else 'pull'} the predicted score down"
+        )
+    if clauses:
+        parts.append("Of the genres given, " + "; ".join(clauses) + ".")
+    elif evidence.genre_effects:
+        parts.append("The genres given barely move the prediction.")
+    return " ".join(parts)
+
+
+# ---------------------------------------------------------------------------- Gemini
+
+SYSTEM_INSTRUCTION = (
+    "You explain the verdict of an anime quality classifier to a reader in 2-4 plain sentences. "
+    "Use ONLY the JSON evidence given: the predicted tier, the tier probabilities, the predicted "
+    "MyAnimeList score, the nearest catalogue anime with their real scores and tiers, and the "
+    "per-genre effects on the predicted score. Do not invent facts about any anime, studio, staff "
+    "or plot. If 'unsure' is true, say clearly that the model is unsure. Answer in English."
+)
+
+RESPONSE_SCHEMA = {
+    "type": "OBJECT",
+    "properties": {
+        "comment": {"type": "STRING", "description": "2-4 sentences explaining the verdict."},
+        "unsure": {"type": "BOOLEAN", "description": "True when the model is unsure."},
+    },
+    "required": ["comment", "unsure"],
+}
+
+
+def gemini_prompt(evidence: Evidence) -> str:
+    return "Evidence (JSON):\n" + json.dumps(evidence.as_prompt_data(), ensure_ascii=False, indent=1)
+
+
+def gemini_comment(evidence: Evidence) -> str:
+    """Ask Gemini for the comment. Raises ``CommentError`` on any failure."""
+    try:
+        from google.genai import types
+
+        from animesite.gemini import gemini_client
+
+        client = gemini_client(timeout=settings.EVALUATOR_GEMINI_TIMEOUT, retries=settings.EVALUATOR_GEMINI_RETRIES)
+        response = client.models.generate_content(
+            model=settings.GEMINI_MODEL,
+            contents=gemini_prompt(evidence),
+            config=types.GenerateContentConfig(
+                system_instruction=SYSTEM_INSTRUCTION,
+                response_mime_type="application/json",
+                response_schema=RESPONSE_SCHEMA,
+                temperature=0.2,
+                max_output_tokens=400,
+            ),
+        )
+        payload = json.loads(response.text or "")
+    except Exception as error:
+        raise CommentError(f"{type(error).__name__}: {error}") from error
+    if not isinstance(payload, dict) or not isinstance(payload.get("comment"), str) or not payload["comment"].strip():
+        raise CommentError(f"Gemini answered without a comment: {str(payload)[:200]}")
+    text = payload["comment"].strip()[:MAX_COMMENT_CHARS]
+    if evidence.unsure and "unsure" not in text.lower() and "uncertain" not in text.lower():
+        # The instruction asks for it; the grounding rule is not left to the model's goodwill.
+        text = f"The model is unsure about this one. {text}"
+    return text
+
+
+def comment_backend() -> str:
+    return settings.EVALUATOR_COMMENT_BACKEND

@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from catalog.tiers import TIER_ORDER, Tier
+from evaluator.serializers import evaluation_data
+from evaluator.services import EvaluationInputError, ModelUnavailable, evaluation_create
+
+
+class Command(BaseCommand):
+    help = 'Evaluate an anime: manage.py evaluate_anime --synopsis "…" --genre Action --genre Drama [--type TV]'
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--synopsis", required=True)
+        parser.add_argument("--genre", action="append", default=[], help="repeatable")
+        parser.add_argument("--type", default="")
+        parser.add_argument("--source", default="")
+        parser.add_argument("--episodes", default="")
+        parser.add_argument("--year", default="")
+        parser.add_argument("--json", action="store_true")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        data = {name: options[name] for name in ("synopsis", "type", "source", "episodes", "year")}
+        data["genres"] = options["genre"]
+        try:
+            result = evaluation_create(data=data)
+        except EvaluationInputError as error:
+            raise CommandError(str(error)) from None
+        except ModelUnavailable as error:
+            raise CommandError(str(error)) from None
+        evaluation = result.evaluation
+        if options["json"]:
+            self.stdout.write(json.dumps(evaluation_data(evaluation), default=str))
+            return
+        self.stdout.write(f"Tier: {Tier(evaluation.tier).label}   predicted score: {evaluation.predicted_score:.2f}")
+        for tier in TIER_ORDER:
+            p = evaluation.probabilities.get(tier.value, 0.0)
+            self.stdout.write(f"  {tier.label:<11} {p:6.1%} {'#' * round(p * 40)}")
+        self.stdout.write("Nearest catalogue anime:")
+        for n in evaluation.neighbours:
+            score = f"{n['score']:.2f}" if n["score"] is not None else "–"
+            self.stdout.write(f"  {n['mal_id']:>6}  {score:>5}  {n['tier'] or '-':<11} {n['title']}")
+        self.stdout.write(f"Comment ({evaluation.comment_source}): {evaluation.comment}")
+        self.stdout.write(
+            f"Model run {evaluation.run_id}; stored as {evaluation.pk}{'' if result.created else ' (cached)'}"
+        )

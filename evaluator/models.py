@@ -1,0 +1,138 @@
+"""The evaluator's registry (one ``TrainingRun`` per training) and stored evaluations."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+from django.urls import reverse
+
+from catalog.tiers import Tier
+
+
+class TrainingRunQuerySet(models.QuerySet):
+    def active(self) -> TrainingRun | None:
+        return self.filter(is_active=True).first()
+
+    def finished(self) -> TrainingRunQuerySet:
+        return self.filter(status=TrainingRun.Status.SUCCEEDED)
+
+
+class TrainingRun(models.Model):
+    """One training of the tier classifier: its data, candidates, metrics and artifact."""
+
+    class Status(models.TextChoices):
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    class Trigger(models.TextChoices):
+        COMMAND = "command", "Management command"
+        ADMIN = "admin", "Admin action"
+        SCHEDULE = "schedule", "Celery beat"
+        TEST = "test", "Test"
+
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.RUNNING, db_index=True)
+    triggered_by = models.CharField(max_length=16, choices=Trigger.choices, default=Trigger.COMMAND)
+    started_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+
+    n_samples = models.PositiveIntegerField(default=0, help_text="Scored anime used for training.")
+    n_franchises = models.PositiveIntegerField(default=0)
+    n_features = models.PositiveIntegerField(default=0)
+    folds = models.PositiveSmallIntegerField(default=5)
+    thresholds = models.JSONField(default=dict, blank=True, help_text="Tier cut-offs in force when trained.")
+    embedding = models.CharField(max_length=128, blank=True, help_text="Embedding backend/model/dimension.")
+    text_variant = models.CharField(max_length=32, blank=True, help_text="Which text was embedded.")
+
+    candidates = models.JSONField(default=dict, blank=True, help_text="Every candidate's grouped/random metrics.")
+    chosen = models.CharField(max_length=64, blank=True)
+    params = models.JSONField(default=dict, blank=True)
+    metrics = models.JSONField(default=dict, blank=True, help_text="The chosen model's grouped/random metrics.")
+    baseline = models.JSONField(default=dict, blank=True, help_text="Majority-class baseline, grouped CV.")
+    confusion_matrix = models.JSONField(default=list, blank=True, help_text="Rows: true tier, columns: predicted.")
+    per_tier_f1 = models.JSONField(default=dict, blank=True)
+    calibration = models.JSONField(default=dict, blank=True, help_text="Reliability-curve bins (grouped CV).")
+    artifact = models.CharField(max_length=255, blank=True, help_text="File under VAR_DIR/models.")
+    duration_seconds = models.FloatField(null=True, blank=True)
+
+    is_active = models.BooleanField(default=False, db_index=True)
+    activated_at = models.DateTimeField(null=True, blank=True)
+
+    objects = TrainingRunQuerySet.as_manager()
+
+    class Meta:
+        ordering = ("-started_at", "-id")
+        get_latest_by = ("started_at", "id")
+        constraints = [
+            # At most one active run, and at most one running training (the single-flight claim).
+            models.UniqueConstraint(
+                fields=("is_active",), condition=models.Q(is_active=True), name="evaluator_one_active_run"
+            ),
+            models.UniqueConstraint(
+                fields=("status",), condition=models.Q(status="running"), name="evaluator_one_running_run"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Run {self.pk} ({self.chosen or self.get_status_display()})"
+
+    def grouped(self, key: str) -> float | None:
+        value = (self.metrics.get("grouped") or {}).get(key)
+        return float(value) if value is not None else None
+
+    @property
+    def macro_f1(self) -> float | None:
+        return self.grouped("macro_f1")
+
+
+class CommentStatus(models.TextChoices):
+    PENDING = "pending", "Waiting for Gemini"
+    FINAL = "final", "Final"
+
+
+class Evaluation(models.Model):
+    """One evaluated input under one model run. The same normalised input under the same run
+    is answered from here."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    run = models.ForeignKey(TrainingRun, on_delete=models.CASCADE, related_name="evaluations")
+    input_hash = models.CharField(max_length=64)
+
+    synopsis = models.TextField()
+    genres = models.JSONField(default=list)
+    type = models.CharField(max_length=32, blank=True)
+    source = models.CharField(max_length=64, blank=True)
+    episodes = models.PositiveIntegerField(null=True, blank=True)
+    year = models.PositiveSmallIntegerField(null=True, blank=True)
+
+    tier = models.CharField(max_length=16, choices=Tier.choices)
+    probabilities = models.JSONField(default=dict, help_text="Tier value -> probability.")
+    predicted_score = models.FloatField()
+    neighbours = models.JSONField(default=list)
+    genre_effects = models.JSONField(default=dict, help_text="Given genre -> its effect on the predicted score.")
+
+    comment = models.TextField(blank=True)
+    comment_source = models.CharField(max_length=16, default="offline")
+    comment_status = models.CharField(max_length=16, choices=CommentStatus.choices, default=CommentStatus.FINAL)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ("-created_at",)
+        constraints = [models.UniqueConstraint(fields=("run", "input_hash"), name="evaluator_one_result_per_input")]
+
+    def __str__(self) -> str:
+        return f"Evaluation {self.pk} ({self.tier})"
+
+    def get_absolute_url(self) -> str:
+        return reverse("evaluator:result", kwargs={"pk": self.pk})
+
+    @property
+    def top_probability(self) -> float:
+        return max(self.probabilities.values()) if self.probabilities else 0.0
+
+    @property
+    def comment_final(self) -> bool:
+        return self.comment_status == CommentStatus.FINAL

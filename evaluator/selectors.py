@@ -1,0 +1,48 @@
+"""Reads of the evaluator."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db.models import QuerySet
+
+from catalog.models import Anime, Genre
+from evaluator.models import Evaluation, TrainingRun
+
+
+def training_run_active() -> TrainingRun | None:
+    return TrainingRun.objects.filter(is_active=True).first()
+
+
+def training_runs_history() -> QuerySet[TrainingRun]:
+    return TrainingRun.objects.order_by("-started_at", "-id")
+
+
+def evaluation_get(pk: object) -> Evaluation | None:
+    try:
+        return Evaluation.objects.select_related("run").filter(pk=pk).first()
+    except Exception:
+        return None
+
+
+@dataclass(frozen=True)
+class CatalogueChoices:
+    genres: tuple[str, ...]
+    genres_by_kind: tuple[tuple[str, tuple[str, ...]], ...]
+    types: tuple[str, ...]
+    sources: tuple[str, ...]
+
+
+def catalogue_choices() -> CatalogueChoices:
+    """The vocabulary an input may use: the catalogue's genres (by kind), types and sources."""
+    genres = list(Genre.objects.order_by("kind", "name").values_list("name", "kind"))
+    kinds: dict[str, list[str]] = {}
+    for name, kind in genres:
+        kinds.setdefault(kind, []).append(name)
+    order = [Genre.Kind.GENRE, Genre.Kind.THEME, Genre.Kind.DEMOGRAPHIC]
+    by_kind = tuple((Genre.Kind(k).label, tuple(kinds[k])) for k in order if k in kinds)
+    types = tuple(sorted(t for t in Anime.objects.exclude(type="").values_list("type", flat=True).distinct()))
+    sources = tuple(sorted(s for s in Anime.objects.exclude(source="").values_list("source", flat=True).distinct()))
+    return CatalogueChoices(
+        genres=tuple(sorted(n for n, _ in genres)), genres_by_kind=by_kind, types=types, sources=sources
+    )

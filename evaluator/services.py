@@ -1,0 +1,415 @@
+"""Writes of the evaluator: training runs (claim, train, activate) and evaluations (validate,
+predict, comment). Pages, API, commands, admin actions and tasks all call these."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, close_old_connections, transaction
+from django.utils import timezone
+
+from catalog.models import Anime
+from catalog.services import tier_thresholds_current
+from evaluator.comment import CommentError, Evidence, Neighbour, comment_backend, gemini_comment, offline_comment
+from evaluator.dataset import dataset_build
+from evaluator.features import DEFAULT_TEXT_VARIANT, TEXT_VARIANTS, AnimeInput
+from evaluator.models import CommentStatus, Evaluation, TrainingRun
+from evaluator.predictor import Predictor, predictor_for
+from evaluator.selectors import catalogue_choices, training_run_active
+from evaluator.training import calibration_bins, train
+
+logger = logging.getLogger(__name__)
+
+SYNOPSIS_MIN = 30
+SYNOPSIS_MAX = 5000
+EPISODES_RANGE = (1, 3000)
+YEAR_MIN = 1917
+MAX_GENRES = 40
+
+
+# ---------------------------------------------------------------------------- input
+
+
+class EvaluationInputError(Exception):
+    """Bad input; ``errors`` maps each field to its messages (shown next to the field / 400)."""
+
+    def __init__(self, errors: dict[str, list[str]]) -> None:
+        super().__init__("; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items()))
+        self.errors = errors
+
+
+class ModelUnavailable(Exception):
+    """No trained model is active yet."""
+
+
+def _integer(value: object, field: str, low: int, high: int, errors: dict[str, list[str]]) -> int | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        errors[field] = [f"Must be a whole number between {low} and {high}."]
+        return None
+    try:
+        number = int(value.strip()) if isinstance(value, str) else value
+    except ValueError:
+        errors[field] = [f"Must be a whole number between {low} and {high}."]
+        return None
+    if not low <= number <= high:
+        errors[field] = [f"Must be between {low} and {high}."]
+        return None
+    return number
+
+
+def _choice(value: object, field: str, choices: Sequence[str], errors: dict[str, list[str]]) -> str:
+    if value is None or value == "":
+        return ""
+    if not isinstance(value, str):
+        errors[field] = ["Must be text."]
+        return ""
+    by_lower = {c.lower(): c for c in choices}
+    found = by_lower.get(value.strip().lower())
+    if found is None:
+        errors[field] = [f"Unknown {field} {value.strip()[:40]!r}; choose one of: {', '.join(choices)}."]
+        return ""
+    return found
+
+
+def evaluation_input_clean(data: Mapping[str, object]) -> AnimeInput:
+    """Validate raw input (form, JSON or command line): synopsis 30-5,000 characters after
+    trimming, genres from the catalogue's vocabulary, type/source from the catalogue's values,
+    episodes and year in range. Raises ``EvaluationInputError`` naming every bad field."""
+    errors: dict[str, list[str]] = {}
+    choices = catalogue_choices()
+
+    synopsis = data.get("synopsis")
+    text = ""
+    if synopsis is None or synopsis == "":
+        errors["synopsis"] = ["This field is required."]
+    elif not isinstance(synopsis, str):
+        errors["synopsis"] = ["Must be text."]
+    else:
+        # NUL cannot be stored by Postgres and is never meaningful in a synopsis.
+        text = synopsis.replace("\x00", "").replace("\r\n", "\n").strip()
+        if len(text) < SYNOPSIS_MIN:
+            errors["synopsis"] = [f"Write at least {SYNOPSIS_MIN} characters (got {len(text)})."]
+        elif len(text) > SYNOPSIS_MAX:
+            errors["synopsis"] = [f"Keep it under {SYNOPSIS_MAX:,} characters (got {len(text):,})."]
+
+    raw_genres = data.get("genres", [])
+    if raw_genres is None or raw_genres == "":
+        raw_genres = []
+    if isinstance(raw_genres, str):
+        raw_genres = [raw_genres]
+    genres: list[str] = []
+    if not isinstance(raw_genres, list | tuple) or not all(isinstance(g, str) for g in raw_genres):
+        errors["genres"] = ["Must be a list of genre names."]
+    elif len(raw_genres) > MAX_GENRES:
+        errors["genres"] = [f"At most {MAX_GENRES} genres."]
+    else:
+        by_lower = {g.lower(): g for g in choices.genres}
+        unknown = [g for g in raw_genres if g.strip().lower() not in by_lower]
+        if unknown:
+            shown = ", ".join(repr(g.strip()[:40]) for g in unknown[:5])
+            errors["genres"] = [f"Unknown genre(s): {shown}. Valid names are listed at /api/genres/."]
+        else:
+            genres = sorted({by_lower[g.strip().lower()] for g in raw_genres})
+
+    kind = _choice(data.get("type"), "type", choices.types, errors)
+    source = _choice(data.get("source"), "source", choices.sources, errors)
+    episodes = _integer(data.get("episodes"), "episodes", *EPISODES_RANGE, errors)
+    year = _integer(data.get("year"), "year", YEAR_MIN, timezone.now().year + 5, errors)
+    if errors:
+        raise EvaluationInputError(errors)
+    return AnimeInput(synopsis=text, genres=tuple(genres), type=kind, source=source, episodes=episodes, year=year)
+
+
+def input_hash(item: AnimeInput) -> str:
+    """The same input after normalisation (whitespace, genre order, case) hashes the same."""
+    normal = {**item.as_dict(), "synopsis": " ".join(item.synopsis.split())}
+    return hashlib.sha256(json.dumps(normal, sort_keys=True).encode("utf-8")).hexdigest()
+
+
+# ---------------------------------------------------------------------------- evaluate
+
+
+@dataclass(frozen=True)
+class EvaluationResult:
+    evaluation: Evaluation
+    created: bool
+
+
+def _neighbours(pairs: Sequence[tuple[int, float]]) -> list[dict[str, object]]:
+    rows = {a.mal_id: a for a in Anime.objects.filter(mal_id__in=[m for m, _ in pairs])}
+    out = []
+    for mal_id, similarity in pairs:
+        anime = rows.get(mal_id)
+        if anime is None:  # deleted since training
+            continue
+        out.append(
+            {
+                "mal_id": mal_id,
+                "title": anime.display_title,
+                "score": anime.score,
+                "tier": anime.tier,
+                "year": anime.year,
+                "type": anime.type,
+                "image_url": anime.image_url,
+                "similarity": similarity,
+            }
+        )
+    return out
+
+
+def evidence_of(evaluation: Evaluation) -> Evidence:
+    return Evidence(
+        tier=evaluation.tier,
+        probabilities=evaluation.probabilities,
+        predicted_score=evaluation.predicted_score,
+        neighbours=[
+            Neighbour(
+                mal_id=n["mal_id"], title=n["title"], score=n["score"], tier=n["tier"], similarity=n["similarity"]
+            )
+            for n in evaluation.neighbours
+        ],
+        genre_effects=evaluation.genre_effects,
+    )
+
+
+def evaluation_create(*, data: Mapping[str, object]) -> EvaluationResult:
+    """Validate, predict with the active run, store with the offline comment, and (Gemini
+    backend) queue the Gemini comment. The same input under the same run returns the stored
+    evaluation."""
+    item = evaluation_input_clean(data)
+    run = training_run_active()
+    if run is None:
+        raise ModelUnavailable("No trained model is active yet: run `python manage.py train_classifier`.")
+    key = input_hash(item)
+    existing = Evaluation.objects.filter(run=run, input_hash=key).first()
+    if existing is not None:
+        return EvaluationResult(existing, created=False)
+
+    prediction = predictor_for(run.pk, run.artifact).predict(item)
+    gemini = comment_backend() == "gemini"
+    evaluation = Evaluation(
+        run=run,
+        input_hash=key,
+        synopsis=item.synopsis,
+        genres=list(item.genres),
+        type=item.type,
+        source=item.source,
+        episodes=item.episodes,
+        year=item.year,
+        tier=prediction.tier,
+        probabilities=prediction.probabilities,
+        predicted_score=prediction.predicted_score,
+        neighbours=_neighbours(prediction.neighbours),
+        genre_effects=prediction.genre_effects,
+        comment_source="offline",
+        comment_status=CommentStatus.PENDING if gemini else CommentStatus.FINAL,
+    )
+    evaluation.comment = offline_comment(evidence_of(evaluation))
+    try:
+        with transaction.atomic():
+            evaluation.save(force_insert=True)
+    except IntegrityError:
+        # Another request stored the same input under the same run first.
+        return EvaluationResult(Evaluation.objects.get(run=run, input_hash=key), created=False)
+    if gemini:
+        pk = str(evaluation.pk)
+        transaction.on_commit(lambda: comment_dispatch(pk))
+    return EvaluationResult(evaluation, created=True)
+
+
+def comment_dispatch(evaluation_id: str) -> None:
+    """Queue the Gemini comment. Without a broker Celery would run it inside the request, so a
+    thread stands in for the worker: the page never waits for Gemini."""
+    from evaluator.tasks import evaluation_comment
+
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+
+        def run() -> None:
+            try:
+                evaluation_comment_refresh(evaluation_id=evaluation_id)
+            finally:
+                close_old_connections()
+
+        threading.Thread(target=run, name=f"gemini-comment-{evaluation_id}", daemon=True).start()
+    else:
+        evaluation_comment.delay(evaluation_id)
+
+
+def evaluation_comment_refresh(*, evaluation_id: str) -> bool:
+    """Replace the offline comment by Gemini's. Any failure keeps the offline comment (logged);
+    either way the comment becomes final. Returns whether Gemini's comment was stored."""
+    evaluation = Evaluation.objects.filter(pk=evaluation_id).first()
+    if evaluation is None or evaluation.comment_status != CommentStatus.PENDING:
+        return False
+    try:
+        text = gemini_comment(evidence_of(evaluation))
+    except CommentError as error:
+        logger.warning("Gemini comment failed for evaluation %s, keeping the offline one: %s", evaluation_id, error)
+        Evaluation.objects.filter(pk=evaluation_id, comment_status=CommentStatus.PENDING).update(
+            comment_status=CommentStatus.FINAL
+        )
+        return False
+    updated = Evaluation.objects.filter(pk=evaluation_id, comment_status=CommentStatus.PENDING).update(
+        comment=text, comment_source="gemini", comment_status=CommentStatus.FINAL
+    )
+    return bool(updated)
+
+
+# ---------------------------------------------------------------------------- training
+
+
+class RetrainInProgress(Exception):
+    """A training run is already running (single flight)."""
+
+
+def training_run_claim(*, triggered_by: str = TrainingRun.Trigger.COMMAND) -> TrainingRun:
+    """Claim the single training slot by inserting the one allowed ``running`` row (a unique
+    constraint makes the database the referee). A run stuck past the task time limit (its worker
+    died) is marked failed first so it cannot block retraining forever."""
+    stale_before = timezone.now() - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 60)
+    TrainingRun.objects.filter(status=TrainingRun.Status.RUNNING, started_at__lt=stale_before).update(
+        status=TrainingRun.Status.FAILED,
+        error="Abandoned: still running after the task time limit.",
+        finished_at=timezone.now(),
+    )
+    try:
+        with transaction.atomic():
+            return TrainingRun.objects.create(status=TrainingRun.Status.RUNNING, triggered_by=triggered_by)
+    except IntegrityError:
+        running = TrainingRun.objects.filter(status=TrainingRun.Status.RUNNING).first()
+        since = f" (run {running.pk}, started {running.started_at:%Y-%m-%d %H:%M} UTC)" if running else ""
+        raise RetrainInProgress(f"A training run is already in progress{since}; try again when it finishes.") from None
+
+
+def training_run_execute(
+    *,
+    run: TrainingRun,
+    folds: int = 5,
+    candidates: Sequence[str] | None = None,
+    text_variant: str = DEFAULT_TEXT_VARIANT,
+    limit: int | None = None,
+    activate: bool = True,
+    progress: Callable[[str], None] | None = None,
+) -> TrainingRun:
+    """Train into a claimed run: build the data set, cross-validate the candidates, refit the
+    chosen one, save its artifact, record everything, and activate it when the rule allows."""
+    if text_variant not in TEXT_VARIANTS:
+        raise ValueError(f"unknown text variant {text_variant!r}; known: {', '.join(TEXT_VARIANTS)}")
+    started = time.perf_counter()
+    try:
+        thresholds = tier_thresholds_current()
+        if thresholds is None:
+            raise RuntimeError("No tier thresholds yet: import the catalogue first.")
+        cutoffs = thresholds.cutoffs
+        dataset = dataset_build(cutoffs=cutoffs, text_variant=text_variant, limit=limit)
+        if progress:
+            progress(
+                f"{len(dataset.inputs)} scored anime, {dataset.data.X.shape[1]} features ({dataset.spec.embedding})"
+            )
+        outcome = train(dataset.data, folds=folds, candidates=candidates, progress=progress)
+        predictor = Predictor(
+            spec=dataset.spec,
+            model=outcome.model,
+            cutoffs=cutoffs,
+            catalogue_ids=dataset.data.mal_ids,
+            catalogue_embeddings=dataset.embeddings,
+        )
+        chosen = outcome.reports[outcome.chosen].grouped
+        run.artifact = predictor.save(f"run-{run.pk}.joblib")
+        run.n_samples = len(dataset.inputs)
+        run.n_franchises = len(set(dataset.data.groups.tolist()))
+        run.n_features = int(dataset.data.X.shape[1])
+        run.folds = folds
+        run.thresholds = {
+            "scheme": thresholds.scheme,
+            "watchable": cutoffs.watchable,
+            "worthwhile": cutoffs.worthwhile,
+            "top_tier": cutoffs.top_tier,
+        }
+        run.embedding = dataset.spec.embedding
+        run.text_variant = text_variant
+        run.candidates = {
+            name: {
+                "grouped": r.grouped.metrics,
+                "random": r.random.metrics,
+                "confusion_matrix": r.grouped.confusion,
+                "per_tier_f1": r.grouped.per_tier_f1,
+                "seconds": r.seconds,
+            }
+            for name, r in outcome.reports.items()
+        }
+        run.chosen = outcome.chosen
+        run.params = outcome.model.describe()
+        run.metrics = {
+            "grouped": chosen.metrics,
+            "random": outcome.reports[outcome.chosen].random.metrics,
+        }
+        run.baseline = outcome.baseline.metrics
+        run.confusion_matrix = chosen.confusion
+        run.per_tier_f1 = chosen.per_tier_f1
+        run.calibration = {
+            **calibration_bins(chosen.probabilities, dataset.data.y),
+            # For the report's score histogram: what the model predicts for anime it never saw.
+            "predicted_scores": [round(float(v), 3) for v in chosen.scores],
+        }
+        run.status = TrainingRun.Status.SUCCEEDED
+    except Exception as error:
+        run.status = TrainingRun.Status.FAILED
+        run.error = f"{type(error).__name__}: {error}"
+        run.finished_at = timezone.now()
+        run.duration_seconds = round(time.perf_counter() - started, 2)
+        run.save()
+        raise
+    run.finished_at = timezone.now()
+    run.duration_seconds = round(time.perf_counter() - started, 2)
+    run.save()
+    if activate:
+        training_run_activate_if_better(run=run)
+        run.refresh_from_db()
+    return run
+
+
+def training_run_activate(*, run: TrainingRun) -> TrainingRun:
+    """Make ``run`` the one active run (staff's choice; no metric rule)."""
+    if run.status != TrainingRun.Status.SUCCEEDED or not run.artifact:
+        raise ValueError(f"Run {run.pk} has no trained model to activate.")
+    with transaction.atomic():
+        TrainingRun.objects.select_for_update().filter(is_active=True).exclude(pk=run.pk).update(is_active=False)
+        TrainingRun.objects.filter(pk=run.pk).update(is_active=True, activated_at=timezone.now())
+    run.refresh_from_db()
+    return run
+
+
+def training_run_activate_if_better(*, run: TrainingRun) -> bool:
+    """The automatic rule: a new run becomes active only if its grouped macro-F1 is not below
+    the active run's (or nothing is active)."""
+    with transaction.atomic():
+        active = TrainingRun.objects.select_for_update().filter(is_active=True).first()
+        if active is not None and active.pk != run.pk:
+            if (run.macro_f1 or 0.0) < (active.macro_f1 or 0.0):
+                logger.info(
+                    "Run %s not activated: grouped macro-F1 %.4f < active run %s's %.4f",
+                    run.pk,
+                    run.macro_f1 or 0.0,
+                    active.pk,
+                    active.macro_f1 or 0.0,
+                )
+                return False
+        training_run_activate(run=run)
+    return True
+
+
+def training_run_train(*, triggered_by: str = TrainingRun.Trigger.COMMAND, **options: object) -> TrainingRun:
+    """Claim the slot and train (raises ``RetrainInProgress`` when another training runs)."""
+    run = training_run_claim(triggered_by=triggered_by)
+    return training_run_execute(run=run, **options)  # type: ignore[arg-type]

@@ -1,0 +1,46 @@
+"""Celery tasks of the evaluator: they take ids and call services."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+
+from evaluator.models import TrainingRun
+from evaluator.services import (
+    RetrainInProgress,
+    evaluation_comment_refresh,
+    training_run_claim,
+    training_run_execute,
+)
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(name="evaluator.tasks.evaluation_comment", ignore_result=True)
+def evaluation_comment(evaluation_id: str) -> bool:
+    """Replace an evaluation's offline comment with Gemini's (the offline one stays on failure)."""
+    return evaluation_comment_refresh(evaluation_id=evaluation_id)
+
+
+@shared_task(name="evaluator.tasks.retrain", ignore_result=True)
+def retrain(run_id: int, folds: int = 5) -> int | None:
+    """Train into a run already claimed by ``training_run_claim`` (admin action)."""
+    run = TrainingRun.objects.filter(pk=run_id, status=TrainingRun.Status.RUNNING).first()
+    if run is None:
+        logger.warning("Retrain: run %s is not waiting to run", run_id)
+        return None
+    training_run_execute(run=run, folds=folds)
+    return run.pk
+
+
+@shared_task(name="evaluator.tasks.retrain_scheduled", ignore_result=True)
+def retrain_scheduled(folds: int = 5) -> int | None:
+    """Weekly retraining (Celery beat). Refused, and logged, while another training runs."""
+    try:
+        run = training_run_claim(triggered_by=TrainingRun.Trigger.SCHEDULE)
+    except RetrainInProgress as refused:
+        logger.info("Scheduled retrain skipped: %s", refused)
+        return None
+    training_run_execute(run=run, folds=folds)
+    return run.pk

@@ -1,0 +1,14 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from evaluator import views
+
+app_name = "evaluator"
+urlpatterns = [
+    path("evaluate/", views.evaluate, name="evaluate"),
+    path("evaluate/<uuid:pk>/", views.evaluation_result, name="result"),
+    path("evaluate/<uuid:pk>/comment/", views.evaluation_comment, name="comment"),
+    path("model/", views.model_report, name="model"),
+    path("model/runs/<int:run_id>/<slug:name>.png", views.model_chart, name="chart"),
+]

@@ -1,0 +1,158 @@
+"""Pages of the evaluator: the evaluate form and result (HTMX partials, PRG without JS), the
+comment poll, and the model report with its charts."""
+
+from __future__ import annotations
+
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.cache import cache_control
+from django.views.decorators.http import require_GET, require_http_methods
+
+from catalog.services import tier_thresholds_current
+from catalog.tiers import TIER_ORDER, Tier
+from evaluator import charts, services
+from evaluator.models import Evaluation, TrainingRun
+from evaluator.selectors import catalogue_choices, evaluation_get, training_run_active, training_runs_history
+
+FIELDS = ("synopsis", "type", "source", "episodes", "year")
+
+
+def _form_values(request: HttpRequest) -> dict[str, object]:
+    values: dict[str, object] = {name: request.POST.get(name, "") for name in FIELDS}
+    values["genres"] = request.POST.getlist("genres")
+    return values
+
+
+def _form_context(values: dict[str, object] | None = None, errors: dict[str, list[str]] | None = None) -> dict:
+    choices = catalogue_choices()
+    return {
+        "values": values or {"genres": []},
+        "errors": errors or {},
+        "choices": choices,
+        "synopsis_min": services.SYNOPSIS_MIN,
+        "synopsis_max": services.SYNOPSIS_MAX,
+        "year_max": services.timezone.now().year + 5,
+        "active_run": training_run_active(),
+    }
+
+
+def result_context(evaluation: Evaluation) -> dict[str, object]:
+    thresholds = tier_thresholds_current()
+    bars = [
+        {
+            "tier": tier.value,
+            "label": tier.label,
+            "probability": evaluation.probabilities.get(tier.value, 0.0),
+            "percent": round(100 * evaluation.probabilities.get(tier.value, 0.0)),
+            "lower_bound": thresholds.cutoffs.lower_bound(tier) if thresholds else None,
+        }
+        for tier in TIER_ORDER
+    ]
+    return {"evaluation": evaluation, "tier_label": Tier(evaluation.tier).label, "bars": bars}
+
+
+@require_http_methods(["GET", "POST"])
+def evaluate(request: HttpRequest) -> HttpResponse:
+    """GET: the form. POST: evaluate; without JS redirect to the result page (PRG), with HTMX
+    answer the result partial and push the result URL."""
+    if request.method == "GET":
+        return render(request, "evaluator/evaluate.html", _form_context())
+    values = _form_values(request)
+    errors: dict[str, list[str]] = {}
+    try:
+        result = services.evaluation_create(data=values)
+    except services.EvaluationInputError as error:
+        errors = error.errors
+    except services.ModelUnavailable as error:
+        errors = {"form": [str(error)]}
+    if errors:
+        context = {**_form_context(values, errors), "form_invalid": True}
+        if request.htmx:
+            return render(request, "evaluator/evaluate.html#form", context)
+        return render(request, "evaluator/evaluate.html", context)
+    evaluation = result.evaluation
+    if request.htmx:
+        response = render(request, "evaluator/evaluate.html#result", result_context(evaluation))
+        response["HX-Push-Url"] = evaluation.get_absolute_url()
+        # The form stays as typed; the result lands below it.
+        response["HX-Retarget"] = "#evaluation-result"
+        response["HX-Reswap"] = "innerHTML"
+        return response
+    return redirect(evaluation)
+
+
+@require_GET
+def evaluation_result(request: HttpRequest, pk: str) -> HttpResponse:
+    evaluation = evaluation_get(pk)
+    if evaluation is None:
+        raise Http404("No such evaluation.")
+    values = {
+        "synopsis": evaluation.synopsis,
+        "genres": evaluation.genres,
+        "type": evaluation.type,
+        "source": evaluation.source,
+        "episodes": evaluation.episodes or "",
+        "year": evaluation.year or "",
+    }
+    context = {**_form_context(values), **result_context(evaluation), "show_result": True}
+    return render(request, "evaluator/evaluate.html", context)
+
+
+@require_GET
+def evaluation_comment(request: HttpRequest, pk: str) -> HttpResponse:
+    """The comment fragment; it keeps polling (hx-trigger) only while the comment is pending."""
+    evaluation = evaluation_get(pk)
+    if evaluation is None:
+        raise Http404("No such evaluation.")
+    return render(request, "evaluator/evaluate.html#comment", {"evaluation": evaluation})
+
+
+@require_GET
+def model_report(request: HttpRequest) -> HttpResponse:
+    run = training_run_active()
+    rows = []
+    if run is not None:
+        seed = (run.candidates.get("logreg") or {}).get("grouped")
+        rows = [
+            ("Active model (" + run.chosen + ")", run.metrics.get("grouped"), run.metrics.get("random")),
+            ("Seed's logistic regression", seed, (run.candidates.get("logreg") or {}).get("random")),
+            ("Majority class", run.baseline, None),
+        ]
+    per_tier = (
+        [
+            {
+                "tier": t.value,
+                "label": t.label,
+                "f1": run.per_tier_f1.get(t.value),
+                "percent": round(100 * (run.per_tier_f1.get(t.value) or 0)),
+            }
+            for t in TIER_ORDER
+        ]
+        if run
+        else []
+    )
+    context = {
+        "run": run,
+        "rows": rows,
+        "per_tier": per_tier,
+        "candidates": sorted((run.candidates or {}).items()) if run else [],
+        "history": training_runs_history()[:50],
+        "thresholds": tier_thresholds_current(),
+        "tiers": TIER_ORDER,
+    }
+    return render(request, "evaluator/model.html", context)
+
+
+@require_GET
+@cache_control(max_age=3600)
+def model_chart(request: HttpRequest, run_id: int, name: str) -> HttpResponse:
+    """A chart of a run as PNG (an <img>: inline SVG would need inline styles, which the CSP
+    forbids)."""
+    run = TrainingRun.objects.filter(pk=run_id, status=TrainingRun.Status.SUCCEEDED).first()
+    if run is None or name not in charts.CHARTS:
+        raise Http404("No such chart.")
+    return HttpResponse(charts.chart_png(run, name), content_type="image/png")
+
+
+def evaluate_redirect(request: HttpRequest) -> HttpResponse:  # pragma: no cover - convenience
+    return redirect("evaluator:evaluate")
