@@ -11,5 +11,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", ApiDocsView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/", include("catalog.api_urls")),
+    path("api/", include("evaluator.api_urls")),
     path("", include("catalog.urls")),
+    path("", include("evaluator.urls")),
 ]
