@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
@@ -46,6 +47,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "catalog",
     "evaluator",
+    "crawler",
 ]
 
 MIDDLEWARE = [
@@ -158,6 +160,17 @@ GEMINI_RETRIES = env_int("GEMINI_RETRIES", 4, minimum=1)
 
 CATALOG_MIN_MEMBERS = env_int("CATALOG_MIN_MEMBERS", 100_000, minimum=0)
 CATALOG_DATA_DIR = Path(env_str("CATALOG_DATA_DIR", str(BASE_DIR.parent / "shared" / "data")))
+
+# Crawler (crawler/): where the sources live and who to contact about the crawler's traffic.
+JIKAN_BASE_URL = env_url("JIKAN_BASE_URL", "https://api.jikan.moe/v4", schemes=("http", "https")).rstrip("/")
+MAL_BASE_URL = env_url("MAL_BASE_URL", "https://myanimelist.net", schemes=("http", "https")).rstrip("/")
+CRAWLER_CONTACT = env_str("CRAWLER_CONTACT", "https://github.com/animesite/animesite")
+# Weekly refresh (Celery beat): `manage.py crawl jikan --stale-days 7` in a subprocess.
+CELERY_BEAT_SCHEDULE["crawl-jikan-weekly"] = {
+    "task": "crawler.tasks.crawl_refresh",
+    "schedule": crontab(minute=0, hour=4, day_of_week="monday"),
+    "kwargs": {"spider": "jikan", "stale_days": 7},
+}
 
 CACHES = {
     "default": (

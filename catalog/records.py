@@ -199,8 +199,9 @@ JIKAN_GENRE_KEYS = {
 }
 
 
-def record_from_jikan(data: Mapping[str, Any], *, source: str = "jikan", priority: int = 0,
-                      fetched_at: dt.datetime | None = None) -> AnimeRecord:
+def record_from_jikan(
+    data: Mapping[str, Any], *, source: str = "jikan", priority: int = 0, fetched_at: dt.datetime | None = None
+) -> AnimeRecord:
     """A Jikan v4 anime object (``/anime/{id}``, ``/anime/{id}/full``, list pages)."""
     mal_id, title = _require_identity(data, "mal_id", "title")
     aired = data.get("aired") or {}
@@ -247,8 +248,9 @@ def record_from_jikan(data: Mapping[str, Any], *, source: str = "jikan", priorit
     )
 
 
-def record_from_flat(data: Mapping[str, Any], *, source: str, priority: int = 0,
-                     fetched_at: dt.datetime | None = None) -> AnimeRecord:
+def record_from_flat(
+    data: Mapping[str, Any], *, source: str, priority: int = 0, fetched_at: dt.datetime | None = None
+) -> AnimeRecord:
     """Flattened Jikan records: the season dumps (``aired_from``/``aired_to``, names as strings)
     and the other flat shape (``aired`` as display text, names as ``{mal_id, name}``)."""
     mal_id, title = _require_identity(data, "mal_id", "title")
@@ -311,8 +313,9 @@ def split_mixed_genres(names: Iterable[str]) -> list[tuple[str, str]]:
     return out
 
 
-def record_from_seed(data: Mapping[str, Any], *, source: str = "seed", priority: int = 0,
-                     fetched_at: dt.datetime | None = None) -> AnimeRecord:
+def record_from_seed(
+    data: Mapping[str, Any], *, source: str = "seed", priority: int = 0, fetched_at: dt.datetime | None = None
+) -> AnimeRecord:
     """The seed project's export: ``{ID, Name, Type, Episodes, Aired, Members, Scores, Label,
     Sypnosis, Genres}`` with one comma-separated genre string."""
     mal_id, title = _require_identity(data, "ID", "Name")
@@ -368,4 +371,99 @@ def merge_records(records: list[AnimeRecord]) -> AnimeRecord:
         source="+".join(sources),
         fetched_at=max(dates) if dates else None,
         priority=ordered[0].priority,
+    )
+
+
+# --------------------------------------------------------------------------- MyAnimeList pages
+
+MAL_GENRE_KEYS = {
+    "genres": GENRE,
+    "explicit_genres": GENRE,
+    "themes": THEME,
+    "demographics": DEMOGRAPHIC,
+}
+_MAL_PLACEHOLDERS = (
+    "No synopsis information has been added",
+    "No background information has been added",
+    "No synopsis has been added",
+)
+
+
+def _mal_text(value: Any, name: str) -> str:
+    text = _clean_text(value, name)
+    # MyAnimeList shows a placeholder where Jikan serves null: both mean "none".
+    return "" if any(text.startswith(p) for p in _MAL_PLACEHOLDERS) else text
+
+
+def _mal_number(value: Any, name: str) -> int | None:
+    """ "#394", "822,213", "26", "Unknown", "N/A" -> a whole number or unknown."""
+    if isinstance(value, str):
+        value = value.strip().lstrip("#")
+        if value.lower() in ("unknown", "n/a", "none", "-"):
+            return None
+    return _clean_int(value, name)
+
+
+def _mal_large_image(url: str) -> str:
+    # The page shows the normal cover; Jikan's large_image_url (what record_from_jikan stores)
+    # is the same path with an "l" before the extension.
+    match = re.fullmatch(r"(.+/images/anime/\d+/\d+)(\.\w+)(\?.*)?", url)
+    return f"{match.group(1)}l{match.group(2)}" if match else url
+
+
+def record_from_mal(
+    data: Mapping[str, Any], *, source: str = "mal", priority: int = 0, fetched_at: dt.datetime | None = None
+) -> AnimeRecord:
+    """A MyAnimeList anime page as the ``mal`` spider reads it: the display strings of the
+    page (``"#394"``, ``"822,213"``, ``"Apr 1, 1998 to Sep 30, 1998"``, ``"Spring 1998"``).
+    Normalised to exactly what ``record_from_jikan`` stores for the same anime, since Jikan is
+    a parser of these same pages (durations without dots, the large cover, season + year from
+    "Premiered")."""
+    mal_id, title = _require_identity(data, "mal_id", "title")
+    aired_text = data.get("aired")
+    if aired_text is not None and not isinstance(aired_text, str):
+        raise RecordError("wrong type: aired", f"expected text, got {type(aired_text).__name__}")
+    aired_from, aired_to, aired_year = parse_aired_text(aired_text or "")
+    season, year = "", None
+    premiered = _clean_text(data.get("premiered"), "premiered")
+    match = re.fullmatch(r"(winter|spring|summer|fall)\s+(\d{4})", premiered, re.IGNORECASE)
+    if match:
+        season, year = match.group(1).lower(), int(match.group(2))
+    duration = _clean_text(data.get("duration"), "duration")
+    if duration.lower() == "unknown":
+        duration = ""
+    values: dict[str, Any] = {
+        "title": title,
+        "title_english": _clean_text(data.get("title_english"), "title_english"),
+        "title_japanese": _clean_text(data.get("title_japanese"), "title_japanese"),
+        "title_synonyms": _clean_str_list(data.get("title_synonyms"), "title_synonyms"),
+        "type": _clean_text(data.get("type"), "type"),
+        "episodes": _mal_number(data.get("episodes"), "episodes"),
+        "status": _clean_text(data.get("status"), "status"),
+        "aired_from": aired_from,
+        "aired_to": aired_to,
+        "year": year or aired_year,
+        "season": season,
+        "source": _clean_text(data.get("source"), "source"),
+        "rating": _clean_text(data.get("rating"), "rating"),
+        "duration": duration.replace(".", ""),
+        "studios": _clean_str_list(data.get("studios"), "studios"),
+        "score": _clean_score(data.get("score")),
+        "scored_by": _mal_number(data.get("scored_by"), "scored_by"),
+        "rank": _mal_number(data.get("rank"), "rank"),
+        "popularity": _mal_number(data.get("popularity"), "popularity"),
+        "members": _mal_number(data.get("members"), "members"),
+        "favorites": _mal_number(data.get("favorites"), "favorites"),
+        "synopsis": _mal_text(data.get("synopsis"), "synopsis"),
+        "background": _mal_text(data.get("background"), "background"),
+        "image_url": _mal_large_image(_clean_text(data.get("image_url"), "image_url")),
+        "mal_url": _clean_text(data.get("url"), "url"),
+    }
+    return AnimeRecord(
+        mal_id=mal_id,
+        fields=_finish(mal_id, values),
+        genres=_genres_from_lists(data, MAL_GENRE_KEYS),
+        source=source,
+        fetched_at=fetched_at,
+        priority=priority,
     )

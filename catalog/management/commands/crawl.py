@@ -1,0 +1,222 @@
+"""``manage.py crawl jikan|mal``: run a spider in this process with live progress and a summary
+like ``import_anime``'s. Runs Scrapy's reactor once, so it must be its own process (Celery and
+tests start it as a subprocess)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import fcntl
+import logging
+import os
+import time
+from pathlib import Path
+from typing import IO, Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils import timezone
+
+from catalog.models import Anime
+from catalog.services import tier_distribution, tier_thresholds_recompute
+
+SPIDERS = ("jikan", "mal")
+
+
+def _ids(value: str) -> list[int]:
+    ids: list[int] = []
+    for part in value.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        if not part.isdigit() or int(part) == 0:
+            raise CommandError(f"--ids must be comma-separated MAL ids (positive whole numbers), got {part!r}")
+        ids.append(int(part))
+    if not ids:
+        raise CommandError("--ids needs at least one MAL id, e.g. --ids 1,5,21")
+    return ids
+
+
+def stale_skip_ids(*, days: int) -> set[int]:
+    """MAL ids fetched less than ``days`` ago: a --stale-days crawl leaves them alone."""
+    cutoff = timezone.now() - dt.timedelta(days=days)
+    return set(Anime.objects.filter(fetched_at__gte=cutoff).values_list("mal_id", flat=True))
+
+
+class CrawlLock:
+    """Single flight per spider on this machine: an exclusive ``flock`` on var/crawl-<spider>.lock.
+    The kernel drops it when the process dies, so a killed crawl never leaves it stuck."""
+
+    def __init__(self, spider: str) -> None:
+        self.path = Path(settings.VAR_DIR) / f"crawl-{spider}.lock"
+        self.handle: IO[str] | None = None
+
+    def acquire(self) -> bool:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        handle = self.path.open("a+")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            return False
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"{os.getpid()}\n")
+        handle.flush()
+        self.handle = handle
+        return True
+
+    def release(self) -> None:
+        if self.handle is not None:
+            fcntl.flock(self.handle, fcntl.LOCK_UN)
+            self.handle.close()
+            self.handle = None
+
+
+class Command(BaseCommand):
+    help = (
+        "Crawl Jikan (API) or MyAnimeList (pages) into the catalogue: the by-popularity list down "
+        "to --min-members, or the titles given with --ids. Polite (rate limits, robots.txt), "
+        "incremental (unchanged anime are not rewritten), with live progress and a summary."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("spider", help="jikan or mal")
+        parser.add_argument("--limit", type=int, help="stop after this many anime")
+        parser.add_argument(
+            "--min-members",
+            type=int,
+            default=settings.CATALOG_MIN_MEMBERS,
+            help="walk the list until members fall under this (default %(default)s)",
+        )
+        parser.add_argument("--ids", help="comma-separated MAL ids to (re)fetch instead of walking the list")
+        parser.add_argument("--stale-days", type=int, help="refresh only anime fetched more than N days ago (or never)")
+        parser.add_argument(
+            "--no-throttle",
+            action="store_true",
+            help="no delays and short retry backoff: ONLY for local test servers and benchmarks",
+        )
+        parser.add_argument("--progress-interval", type=float, default=5.0, help="seconds between progress lines")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        spider_name = options["spider"]
+        if spider_name not in SPIDERS:
+            raise CommandError(f"unknown spider {spider_name!r}: choose one of {', '.join(SPIDERS)}")
+        limit = options["limit"]
+        if limit is not None and limit < 1:
+            raise CommandError("--limit must be >= 1")
+        if options["min_members"] < 0:
+            raise CommandError("--min-members must be >= 0")
+        stale_days = options["stale_days"]
+        if stale_days is not None and stale_days < 0:
+            raise CommandError("--stale-days must be >= 0")
+        if options["progress_interval"] < 0:
+            raise CommandError("--progress-interval must be >= 0")
+        ids = _ids(options["ids"]) if options["ids"] is not None else []
+
+        lock = CrawlLock(spider_name)
+        if not lock.acquire():
+            raise CommandError(f"another {spider_name} crawl is running (lock {lock.path}); try again later")
+        try:
+            skip_ids = stale_skip_ids(days=stale_days) if stale_days is not None else set()
+            stats = self.run_spider(
+                spider_name,
+                spider_kwargs={
+                    "limit": limit,
+                    "min_members": options["min_members"],
+                    "ids": ids,
+                    "skip_ids": sorted(skip_ids),
+                },
+                no_throttle=options["no_throttle"],
+                progress_interval=options["progress_interval"],
+                verbosity=options["verbosity"],
+            )
+        finally:
+            lock.release()
+        self.summarise(stats)
+
+    def run_spider(
+        self,
+        name: str,
+        *,
+        spider_kwargs: dict[str, Any],
+        no_throttle: bool,
+        progress_interval: float,
+        verbosity: int,
+    ) -> dict[str, Any]:
+        # Imported here: crawler.settings sets Django up and Scrapy installs its reactor.
+        from scrapy.crawler import CrawlerProcess
+        from scrapy.settings import Settings
+
+        scrapy_settings = Settings()
+        scrapy_settings.setmodule("crawler.settings", priority="project")
+        scrapy_settings.set("CRAWL_PROGRESS_INTERVAL", progress_interval, priority="cmdline")
+        if no_throttle:
+            # Above the spiders' custom_settings ("spider" priority).
+            for key, value in {
+                "DOWNLOAD_DELAY": 0,
+                "DOWNLOAD_DELAY_JITTER": 0,
+                "CONCURRENT_REQUESTS_PER_DOMAIN": 16,
+                "CONCURRENT_REQUESTS": 16,
+                "RETRY_BACKOFF_BASE": 0.05,
+            }.items():
+                scrapy_settings.set(key, value, priority="cmdline")
+        scrapy_settings.set("LOG_INSTALL_ROOT_HANDLER", False, priority="cmdline")
+        # Django's LOGGING sends INFO to the console; the crawl's own voice is the progress lines
+        # and the summary, so Scrapy's chatter shows only with -v 2 (warnings always do).
+        level = logging.DEBUG if verbosity > 2 else logging.INFO if verbosity > 1 else logging.WARNING
+        scrapy_settings.set("LOG_LEVEL", logging.getLevelName(level), priority="cmdline")
+        quiet = ("scrapy", "crawler", "protego", "asyncio", "twisted")
+        for logger_name in quiet:
+            logging.getLogger(logger_name).setLevel(level)
+        if verbosity <= 1:
+            logging.disable(logging.INFO)  # Scrapy's start-up banner
+        try:
+            process = CrawlerProcess(scrapy_settings)
+        finally:
+            logging.disable(logging.NOTSET)
+        for logger_name in quiet:  # CrawlerProcess resets Scrapy's loggers to DEBUG
+            logging.getLogger(logger_name).setLevel(level)
+        crawler = process.create_crawler(name)
+        process.crawl(crawler, **spider_kwargs)
+        started = time.monotonic()
+        process.start()
+        assert crawler.stats is not None
+        stats = dict(crawler.stats.get_stats())
+        stats.setdefault("crawl/elapsed", time.monotonic() - started)
+        return stats
+
+    def summarise(self, stats: dict[str, Any]) -> None:
+        from crawler.extensions import skipped_by_reason
+
+        out = self.stdout
+        created = stats.get("crawl/created", 0)
+        updated = stats.get("crawl/updated", 0)
+        unchanged = stats.get("crawl/unchanged", 0)
+        skipped = skipped_by_reason(stats)
+        elapsed = max(stats.get("crawl/elapsed", 0.0), 1e-9)
+        pages = stats.get("response_received_count", 0)
+        items = created + updated + unchanged
+        out.write(
+            f"Crawled {pages:,} pages, {items:,} anime in {elapsed:.1f}s "
+            f"({pages / elapsed:.1f} pages/s, {items / elapsed:.1f} items/s); "
+            f"retries {stats.get('crawl/retries', 0):,}; finish reason: {stats.get('finish_reason', '?')}"
+        )
+        out.write(
+            self.style.SUCCESS(
+                f"created {created:,}, updated {updated:,}, unchanged {unchanged:,}, skipped {sum(skipped.values()):,}"
+            )
+        )
+        for reason, count in sorted(skipped.items()):
+            out.write(f"  skipped ({reason}): {count:,}")
+        if created or updated:
+            thresholds, tiers_changed = tier_thresholds_recompute()
+            if thresholds is not None:
+                out.write(f"Tier thresholds: {thresholds} ({tiers_changed:,} anime changed tier)")
+                dist = tier_distribution()
+                total = sum(dist.values()) or 1
+                out.write(
+                    "Tiers: "
+                    + ", ".join(
+                        f"{name or 'none'} {count:,} ({count / total:.0%})" for name, count in sorted(dist.items())
+                    )
+                )
