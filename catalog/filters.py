@@ -92,10 +92,16 @@ def genre_choices() -> list[tuple[str, str]]:
 
 class AnimeFilter(django_filters.FilterSet):
     genre = NameMultipleChoiceFilter(
-        method="filter_genre", what="genre", label="Genres", help_text="Genre, theme or demographic (repeatable; all must match)."
+        method="filter_genre",
+        what="genre",
+        label="Genres",
+        help_text="Genre, theme or demographic (repeatable; all must match).",
     )
     exclude_genre = NameMultipleChoiceFilter(
-        method="filter_exclude_genre", what="genre", label="Exclude genres", help_text="Hide anime with any of these (repeatable)."
+        method="filter_exclude_genre",
+        what="genre",
+        label="Exclude genres",
+        help_text="Hide anime with any of these (repeatable).",
     )
     type = CaseInsensitiveChoiceFilter(
         field_name="type", choices=[(t, t) for t in ANIME_TYPES], label="Type", empty_label="Any type"
@@ -106,8 +112,12 @@ class AnimeFilter(django_filters.FilterSet):
     year_max = django_filters.NumberFilter(
         field_name="year", lookup_expr="lte", label="To year", min_value=YEAR_RANGE[0], max_value=YEAR_RANGE[1]
     )
-    score_min = django_filters.NumberFilter(field_name="score", lookup_expr="gte", label="Min score", min_value=0, max_value=10)
-    score_max = django_filters.NumberFilter(field_name="score", lookup_expr="lte", label="Max score", min_value=0, max_value=10)
+    score_min = django_filters.NumberFilter(
+        field_name="score", lookup_expr="gte", label="Min score", min_value=0, max_value=10
+    )
+    score_max = django_filters.NumberFilter(
+        field_name="score", lookup_expr="lte", label="Max score", min_value=0, max_value=10
+    )
     tier = CaseInsensitiveChoiceFilter(field_name="tier", choices=Tier.choices, label="Tier", empty_label="Any tier")
     sort = CaseInsensitiveChoiceFilter(method="filter_sort", choices=SORT_CHOICES, label="Sort by", empty_label=None)
 
@@ -169,9 +179,9 @@ class AnimeCriteria:
 
     @property
     def is_empty(self) -> bool:
-        return not any(
-            (self.genres, self.exclude_genres, self.type, self.tier)
-        ) and all(v is None for v in (self.year_min, self.year_max, self.score_min, self.score_max))
+        return not any((self.genres, self.exclude_genres, self.type, self.tier)) and all(
+            v is None for v in (self.year_min, self.year_max, self.score_min, self.score_max)
+        )
 
 
 def anime_sort(queryset: QuerySet[Anime], sort: str) -> QuerySet[Anime]:

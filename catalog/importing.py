@@ -86,13 +86,11 @@ def _items_of(payload: Any) -> list[Any]:
 def load_items(path: Path) -> Iterator[Any]:
     """Yield the raw items of one file; raises ValueError when it is not JSON or JSON Lines."""
     text = path.read_text(encoding="utf-8-sig")
-    if path.suffix in {".jsonl", ".ndjson"}:
-        is_lines = True
-    else:
+    if path.suffix not in {".jsonl", ".ndjson"}:
         try:
             payload = json.loads(text)
         except json.JSONDecodeError:
-            is_lines = True
+            pass  # not one JSON document: read it as JSON Lines below
         else:
             yield from _items_of(payload)
             return

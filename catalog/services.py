@@ -4,19 +4,20 @@ goes through these functions."""
 from __future__ import annotations
 
 import logging
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Count
 
 from catalog.franchise import franchise_key_for
 from catalog.importing import iter_files, read_records
 from catalog.models import Anime, Genre, TierThresholds
 from catalog.records import AnimeRecord, RecordError, merge_records
+from catalog.search.freshness import index_on_commit, touches_index
 from catalog.tiers import Cutoffs, TierScheme, cutoffs_compute
 
 logger = logging.getLogger(__name__)
@@ -24,6 +25,7 @@ logger = logging.getLogger(__name__)
 CREATED = "created"
 UPDATED = "updated"
 UNCHANGED = "unchanged"
+SKIPPED = "skipped"
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,7 @@ class UpsertResult:
     mal_id: int
     status: str
     changed_fields: tuple[str, ...] = ()
+    reason: str = ""
 
 
 # ---------------------------------------------------------------------------- genres
@@ -77,17 +80,24 @@ def tier_thresholds_recompute(*, scheme: str | None = None) -> tuple[TierThresho
                 scored_count=len(scores),
             )
         changed = anime_retier(cutoffs=cutoffs)
+        if changed:
+            # The tier is in the search payload; unchanged points are skipped cheaply.
+            index_on_commit(Anime.objects.values_list("mal_id", flat=True))
     return current, changed
 
 
 def anime_retier(*, cutoffs: Cutoffs) -> int:
     """Store each anime's tier under ``cutoffs``; only rows whose tier changes are written."""
-    changed = 0
+    moves: dict[str, list[int]] = defaultdict(list)
     for mal_id, score, tier in Anime.objects.values_list("mal_id", "score", "tier"):
         new = cutoffs.tier_of(score)
         new_value = new.value if new else ""
         if new_value != tier:
-            changed += Anime.objects.filter(mal_id=mal_id).update(tier=new_value)
+            moves[new_value].append(mal_id)
+    changed = 0
+    for tier, ids in moves.items():
+        for start in range(0, len(ids), 500):
+            changed += Anime.objects.filter(mal_id__in=ids[start : start + 500]).update(tier=tier)
     return changed
 
 
@@ -99,63 +109,148 @@ def tier_distribution() -> dict[str, int]:
 # ---------------------------------------------------------------------------- upsert
 
 
-def anime_upsert(*, record: AnimeRecord, cutoffs: Cutoffs | None = None) -> UpsertResult:
-    """Create or update one anime from a normalised record.
+def anime_upsert(*, record: AnimeRecord, cutoffs: Cutoffs | None = None, index: bool = True) -> UpsertResult:
+    """Create or update one anime from a normalised record (see ``anime_upsert_many``).
+    Raises ``RecordError`` when the model rejects the record's values."""
+    try:
+        result = anime_upsert_many(records=[record], cutoffs=cutoffs, index=index)[0]
+    except IntegrityError:
+        # Another process created this anime between our read and our insert: it exists now,
+        # so the second attempt takes the update path.
+        result = anime_upsert_many(records=[record], cutoffs=cutoffs, index=index)[0]
+    if result.status == SKIPPED:
+        raise RecordError(result.reason, f"MAL id {record.mal_id}")
+    return result
 
-    A field the record has overwrites the stored one; a field it lacks is left alone (so a
-    sparse source never erases what a richer one stored). Unchanged records are not written,
-    apart from moving ``fetched_at`` forward, so they are not re-indexed.
+
+def _genres_by_name(records: list[AnimeRecord]) -> dict[str, Genre]:
+    """Every genre the records name, created where missing. A name keeps the kind it was first
+    stored with, so one name never becomes two genres."""
+    wanted: dict[str, str] = {}
+    for record in records:
+        for name, kind in record.genres:
+            wanted.setdefault(name, kind)
+    by_name = {g.name: g for g in Genre.objects.filter(name__in=wanted)}
+    missing = [Genre(name=name, kind=kind) for name, kind in wanted.items() if name not in by_name]
+    if missing:
+        Genre.objects.bulk_create(missing, ignore_conflicts=True)
+        by_name = {g.name: g for g in Genre.objects.filter(name__in=wanted)}
+    return by_name
+
+
+def _apply_record(anime: Anime, record: AnimeRecord, cutoffs: Cutoffs | None) -> list[str]:
+    """Copy the record's values onto an existing anime; returns the names of changed fields."""
+    changed: list[str] = []
+    for name, value in record.fields.items():
+        if getattr(anime, name) != value:
+            setattr(anime, name, value)
+            changed.append(name)
+    if record.source and anime.provenance != record.source[:255]:
+        anime.provenance = record.source[:255]
+        changed.append("provenance")
+    if "title" in changed:
+        key = _franchise_key(anime)
+        if key != anime.franchise_key:
+            anime.franchise_key = key
+            changed.append("franchise_key")
+    if "score" in changed and cutoffs:
+        tier = cutoffs.tier_of(anime.score)
+        if (tier.value if tier else "") != anime.tier:
+            anime.tier = tier.value if tier else ""
+            changed.append("tier")
+    return changed
+
+
+def _new_anime(record: AnimeRecord, cutoffs: Cutoffs | None) -> Anime:
+    anime = Anime(mal_id=record.mal_id, **record.fields)
+    anime.provenance = record.source[:255]
+    anime.fetched_at = record.fetched_at
+    anime.franchise_key = _franchise_key(anime)
+    tier = cutoffs.tier_of(anime.score) if cutoffs else None
+    anime.tier = tier.value if tier else ""
+    return anime
+
+
+def anime_upsert_many(
+    *, records: list[AnimeRecord], cutoffs: Cutoffs | None = None, index: bool = True
+) -> list[UpsertResult]:
+    """Create or update anime from normalised records (distinct MAL ids), in one transaction.
+
+    A field a record has overwrites the stored one; a field it lacks is left alone (so a sparse
+    source never erases what a richer one stored). Unchanged records are not written, apart
+    from moving ``fetched_at`` forward, so they are not re-indexed. Created anime, and those
+    whose indexed fields changed, are (re-)indexed in search once the transaction commits
+    (``index=False``: the caller batches that itself). A record the model rejects comes back
+    as SKIPPED with the reason; the others are still stored.
     """
     if cutoffs is None:
         current = tier_thresholds_current()
         cutoffs = current.cutoffs if current else None
-    genres = genres_ensure(record.genres)
+    if len({r.mal_id for r in records}) != len(records):
+        raise ValueError("anime_upsert_many needs distinct MAL ids; merge_records first")
+    through = Anime.genres.through
+    results: list[UpsertResult] = []
     with transaction.atomic():
-        anime = Anime.objects.select_for_update().filter(mal_id=record.mal_id).first()
-        if anime is None:
-            anime = Anime(mal_id=record.mal_id, **record.fields)
-            anime.provenance = record.source[:255]
-            anime.fetched_at = record.fetched_at
-            anime.franchise_key = _franchise_key(anime)
-            tier = cutoffs.tier_of(anime.score) if cutoffs else None
-            anime.tier = tier.value if tier else ""
-            anime.full_clean(exclude=["genres"], validate_unique=False, validate_constraints=False)
-            anime.save(force_insert=True)
-            anime.genres.set(genres)
-            return UpsertResult(record.mal_id, CREATED, tuple(sorted(record.fields)) + ("genres",))
+        genre_by_name = _genres_by_name(records)
+        ids = [r.mal_id for r in records]
+        existing = Anime.objects.select_for_update().in_bulk(ids)
+        stored_genres: dict[int, set[int]] = defaultdict(set)
+        for anime_id, genre_id in through.objects.filter(anime_id__in=existing).values_list("anime_id", "genre_id"):
+            stored_genres[anime_id].add(genre_id)
 
-        changed: list[str] = []
-        for name, value in record.fields.items():
-            if getattr(anime, name) != value:
-                setattr(anime, name, value)
-                changed.append(name)
-        if record.source and anime.provenance != record.source[:255]:
-            anime.provenance = record.source[:255]
-            changed.append("provenance")
-        if "title" in changed:
-            key = _franchise_key(anime)
-            if key != anime.franchise_key:
-                anime.franchise_key = key
-                changed.append("franchise_key")
-        if "score" in changed and cutoffs:
-            tier = cutoffs.tier_of(anime.score)
-            anime.tier = tier.value if tier else ""
-            changed.append("tier")
-        genres_changed = bool(genres) and {g.pk for g in genres} != set(anime.genres.values_list("pk", flat=True))
-        newer_fetch = record.fetched_at and (anime.fetched_at is None or record.fetched_at > anime.fetched_at)
-        if not changed and not genres_changed:
-            if newer_fetch:
-                Anime.objects.filter(mal_id=anime.mal_id).update(fetched_at=record.fetched_at)
-            return UpsertResult(record.mal_id, UNCHANGED)
-        if newer_fetch:
-            anime.fetched_at = record.fetched_at
-            changed.append("fetched_at")
-        anime.full_clean(exclude=["genres"], validate_unique=False, validate_constraints=False)
-        anime.save(update_fields=[*changed, "updated_at"])
-        if genres_changed:
-            anime.genres.set(genres)
-            changed.append("genres")
-        return UpsertResult(record.mal_id, UPDATED, tuple(changed))
+        to_create: list[Anime] = []
+        links: list[object] = []
+        relinked: list[int] = []
+        touched: dict[object, list[int]] = defaultdict(list)
+        for record in records:
+            wanted = {genre_by_name[name].pk for name, _ in record.genres}
+            anime = existing.get(record.mal_id)
+            try:
+                if anime is None:
+                    anime = _new_anime(record, cutoffs)
+                    anime.full_clean(exclude=["genres"], validate_unique=False, validate_constraints=False)
+                    to_create.append(anime)
+                    links.extend(through(anime_id=anime.mal_id, genre_id=g) for g in sorted(wanted))
+                    results.append(UpsertResult(record.mal_id, CREATED, (*sorted(record.fields), "genres")))
+                    continue
+                changed = _apply_record(anime, record, cutoffs)
+                genres_changed = bool(wanted) and wanted != stored_genres[anime.mal_id]
+                newer_fetch = record.fetched_at and (anime.fetched_at is None or record.fetched_at > anime.fetched_at)
+                if not changed and not genres_changed:
+                    if newer_fetch:
+                        touched[record.fetched_at].append(anime.mal_id)
+                    results.append(UpsertResult(record.mal_id, UNCHANGED))
+                    continue
+                if newer_fetch:
+                    anime.fetched_at = record.fetched_at
+                    changed.append("fetched_at")
+                anime.full_clean(exclude=["genres"], validate_unique=False, validate_constraints=False)
+            except ValidationError as exc:
+                # A value the model rejects (an over-long title, a bad URL) skips the record.
+                logger.warning("skipped MAL id %s: %s", record.mal_id, exc)
+                results.append(UpsertResult(record.mal_id, SKIPPED, reason="invalid record"))
+                continue
+            if changed:
+                anime.save(update_fields=[*changed, "updated_at"])
+            if genres_changed:
+                relinked.append(anime.mal_id)
+                links.extend(through(anime_id=anime.mal_id, genre_id=g) for g in sorted(wanted))
+                changed.append("genres")
+            results.append(UpsertResult(record.mal_id, UPDATED, tuple(changed)))
+
+        Anime.objects.bulk_create(to_create, batch_size=500)
+        if relinked:
+            through.objects.filter(anime_id__in=relinked).delete()
+        through.objects.bulk_create(links, batch_size=1000)
+        for fetched_at, touched_ids in touched.items():
+            Anime.objects.filter(mal_id__in=touched_ids).update(fetched_at=fetched_at)
+        if index:
+            index_on_commit(
+                r.mal_id
+                for r in results
+                if r.status == CREATED or (r.status == UPDATED and touches_index(r.changed_fields))
+            )
+    return results
 
 
 def anime_franchise_refresh(*, anime: Anime) -> bool:
@@ -211,6 +306,11 @@ def _collect(paths: list[Path], summary: ImportSummary) -> dict[int, list[AnimeR
     return by_id
 
 
+# One transaction per batch: a crash loses at most one batch, and SQLite is not asked to
+# fsync once per anime (that alone made the first import take over a minute).
+IMPORT_BATCH = 250
+
+
 def anime_import(
     *,
     paths: list[Path],
@@ -235,19 +335,14 @@ def anime_import(
             merged.append(record)
     current = tier_thresholds_current()
     cutoffs = current.cutoffs if current else None
-    total = len(merged)
-    for done, record in enumerate(sorted(merged, key=lambda r: r.mal_id), 1):
-        try:
-            result = anime_upsert(record=record, cutoffs=cutoffs)
-        except RecordError as exc:
-            summary.skipped[exc.reason] += 1
-            logger.warning("skipped MAL id %s: %s", record.mal_id, exc)
-        except ValidationError as exc:
-            # A value the model rejects (an over-long title, a bad URL) skips the record;
-            # it never aborts the run.
-            summary.skipped["invalid record"] += 1
-            logger.warning("skipped MAL id %s: %s", record.mal_id, exc)
-        else:
+    merged.sort(key=lambda r: r.mal_id)
+    to_index: list[int] = []
+    for start in range(0, len(merged), IMPORT_BATCH):
+        batch = merged[start : start + IMPORT_BATCH]
+        for result in anime_upsert_many(records=batch, cutoffs=cutoffs, index=False):
+            if result.status == SKIPPED:
+                summary.skipped[result.reason] += 1
+                continue
             if result.status == CREATED:
                 summary.created += 1
             elif result.status == UPDATED:
@@ -255,8 +350,12 @@ def anime_import(
             else:
                 summary.unchanged += 1
             if result.status != UNCHANGED:
-                summary.changed_ids.append(record.mal_id)
+                summary.changed_ids.append(result.mal_id)
+            if result.status == CREATED or touches_index(result.changed_fields):
+                to_index.append(result.mal_id)
         if progress:
-            progress(done, total)
+            progress(min(start + IMPORT_BATCH, len(merged)), len(merged))
     summary.thresholds, summary.tiers_changed = tier_thresholds_recompute()
+    if not summary.tiers_changed:  # otherwise the recompute already re-indexed everything
+        index_on_commit(to_index)
     return summary

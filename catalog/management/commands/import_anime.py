@@ -34,7 +34,7 @@ class Command(BaseCommand):
             nonlocal bar
             if bar is None:
                 bar = tqdm(total=total, unit="anime", desc="Importing", file=self.stderr._out, disable=None)
-            bar.update(1)
+            bar.update(done - bar.n)
 
         try:
             summary = anime_import(
