@@ -16,6 +16,9 @@ PAGE_SIZE = 24
 HOME_CARDS_PER_TIER = 6
 RELATED_LIMIT = 30
 
+# Fields shown in pairs under one legend, whose messages need their own label.
+RANGE_FIELDS = frozenset({"year_min", "year_max", "score_min", "score_max"})
+
 # The sort choices of the shared filter, in the order and wording a reader expects.
 SORT_LABELS: tuple[tuple[str, str], ...] = (
     ("-members", "Most members"),
@@ -64,6 +67,7 @@ def anime_list(request: HttpRequest) -> HttpResponse:
     context = {
         "filterset": filterset,
         "error_list": _error_list(filterset.form) if not valid else [],
+        "field_errors": _field_errors(filterset.form),
         "form": filterset.form,
         "valid": valid,
         "page": page,
@@ -77,6 +81,9 @@ def anime_list(request: HttpRequest) -> HttpResponse:
     }
     # A history restore after a cache miss also carries HX-Request but needs the whole page.
     partial = bool(request.htmx) and not request.htmx.history_restore_request
+    # The partial also refreshes the messages next to each field (out-of-band swaps), since
+    # the form itself stays in place while the user edits it.
+    context["oob_errors"] = partial
     template = "catalog/anime_list.html#results" if partial else "catalog/anime_list.html"
     response = render(request, template, context)
     patch_vary_headers(response, ("HX-Request",))
@@ -111,6 +118,21 @@ def _error_list(form: forms.Form) -> list[tuple[str, list[str]]]:
         (str(form.fields[name].label) if name in form.fields else "Filters", list(messages))
         for name, messages in form.errors.items()
     ]
+
+
+def _field_errors(form: forms.Form) -> dict[str, dict[str, object]]:
+    """Messages per field (empty for valid ones), keyed by field name, plus ``all`` for the form-wide ones."""
+    entries: dict[str, dict[str, object]] = {
+        name: {
+            "name": name,
+            "label": str(field.label),
+            "prefix": name in RANGE_FIELDS,
+            "messages": list(form.errors.get(name, [])),
+        }
+        for name, field in form.fields.items()
+    }
+    entries["all"] = {"name": "all", "label": "", "prefix": False, "messages": list(form.non_field_errors())}
+    return entries
 
 
 def _lowered(values: list[str]) -> set[str]:

@@ -159,7 +159,25 @@ def test_it_renders_only_the_results_fragment_for_htmx(client: Client) -> None:
     assert response.status_code == 200
     html = text_of(response).strip()
     assert html.startswith('<section id="results"')
-    assert html.endswith("</section>")
+    # After the results come only the (empty) out-of-band error slots of the form's fields.
+    tail = html.split("</section>", 1)[1]
+    slots = re.findall(r"<div [^>]*></div>", tail)
+    assert slots == [
+        f'<div id="errors-{name}" class="field-errors" hx-swap-oob="true"></div>'
+        for name in (
+            "genre",
+            "exclude_genre",
+            "type",
+            "year_min",
+            "year_max",
+            "score_min",
+            "score_max",
+            "tier",
+            "sort",
+            "all",
+        )
+    ]
+    assert "".join(tail.split()) == "".join(slots).replace(" ", "")
     assert "<html" not in html and "<form" not in html and "site-header" not in html
     expected_first = Anime.objects.filter(tier="terrible").order_by(F("score").asc(nulls_last=True), "mal_id").first()
     assert card_ids(html)[0] == expected_first.mal_id
@@ -221,6 +239,13 @@ def test_it_shows_form_errors_in_the_htmx_fragment_too(client: Client) -> None:
     html = text_of(response)
     assert "<strong>Min score:</strong> Ensure this value is less than or equal to 10." in html
     assert "<strong>Genres:</strong> Unknown genre &#x27;NoSuchGenre&#x27;" in html
+    # The messages next to the fields are refreshed out of band, the valid ones emptied.
+    assert (
+        '<div id="errors-score_min" class="field-errors" hx-swap-oob="true"><p class="field-error">'
+        "Min score: Ensure this value is less than or equal to 10.</p></div>"
+    ) in html
+    assert '<div id="errors-genre" class="field-errors" hx-swap-oob="true"><p class="field-error">Unknown genre' in html
+    assert '<div id="errors-sort" class="field-errors" hx-swap-oob="true"></div>' in html
 
 
 def test_it_never_answers_500_to_a_pile_of_nonsense(client: Client) -> None:
