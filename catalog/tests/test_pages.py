@@ -317,6 +317,17 @@ def test_it_shows_the_styled_404_page_when_debug_is_off(client: Client) -> None:
     assert 'href="/anime/"' in html
 
 
+def test_it_renders_the_standalone_500_page(rf) -> None:
+    from django.views.defaults import server_error
+
+    response = server_error(rf.get("/anime/"))
+
+    assert response.status_code == 500
+    html = text_of(response)
+    assert "<h1>Something went wrong</h1>" in html
+    assert "css/site.css" in html
+
+
 # Safety
 
 
