@@ -9,14 +9,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.db.models import Count, QuerySet
-from django.forms import ModelForm
 from django.http import HttpRequest
 from django.utils.html import format_html
 
 from catalog import services
 from catalog.models import Anime, Genre, TierThresholds
+from catalog.search.freshness import TASK_BATCH, anime_index_enqueue, index_on_commit
 from catalog.tiers import TierScheme
 
 
@@ -43,6 +44,25 @@ class DecadeListFilter(admin.SimpleListFilter):
         return queryset.filter(year__gte=decade, year__lte=decade + 9)
 
 
+class AnimeAdminForm(forms.ModelForm):
+    """Keeps the JSON list fields lists of strings, as the importer stores them. (No Meta:
+    the admin builds the form's fields from the fieldsets.)"""
+
+    def _string_list(self, name: str, example: str) -> list[str]:
+        value = self.cleaned_data.get(name)
+        if value in (None, ""):
+            return []
+        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+            raise forms.ValidationError(f"Enter a JSON list of strings, e.g. {example}.")
+        return [item.strip() for item in value if item.strip()]
+
+    def clean_title_synonyms(self) -> list[str]:
+        return self._string_list("title_synonyms", '["FMA", "FMAB"]')
+
+    def clean_studios(self) -> list[str]:
+        return self._string_list("studios", '["Bones"]')
+
+
 def tier_badge_html(tier: str, label: str) -> str:
     if not tier:
         return format_html('<span class="tier-badge tier-none">{}</span>', "No score")
@@ -51,6 +71,7 @@ def tier_badge_html(tier: str, label: str) -> str:
 
 @admin.register(Anime)
 class AnimeAdmin(admin.ModelAdmin):
+    form = AnimeAdminForm
     list_display = ("title", "type", "year", "score", "scored_by", "members", "tier_badge", "mal_link")
     list_display_links = ("title",)
     list_filter = ("type", "tier", ("genres", admin.RelatedFieldListFilter), DecadeListFilter, "source")
@@ -60,7 +81,7 @@ class AnimeAdmin(admin.ModelAdmin):
     search_help_text = "Searches the main, English and Japanese titles, every synonym, and the exact MAL id."
     list_per_page = 50
     filter_horizontal = ("genres",)
-    actions = ("recompute_tiers_quartiles", "recompute_tiers_seed")
+    actions = ("recompute_tiers_quartiles", "recompute_tiers_seed", "reindex_in_search")
     readonly_fields = (
         "mal_id_display",
         "mal_link",
@@ -128,10 +149,13 @@ class AnimeAdmin(admin.ModelAdmin):
             return "-"
         return format_html('<a href="{}" target="_blank" rel="noopener noreferrer">MAL ↗</a>', anime.mal_url)
 
-    def save_model(self, request: HttpRequest, obj: Anime, form: ModelForm, change: bool) -> None:
+    def save_model(self, request: HttpRequest, obj: Anime, form: forms.ModelForm, change: bool) -> None:
         if not change:
             obj.franchise_key = ""  # derived just below, from the override or the title
         super().save_model(request, obj, form, change)
+        # Re-indexed once the admin's transaction (genres included) commits; an unchanged
+        # anime is skipped by the index itself.
+        index_on_commit([obj.mal_id])
         if services.anime_franchise_refresh(anime=obj):
             self.message_user(request, f"Franchise key is now “{obj.franchise_key}”.", messages.INFO)
         if not change or "score" in form.changed_data:
@@ -164,6 +188,16 @@ class AnimeAdmin(admin.ModelAdmin):
     @admin.action(description="Recompute tiers with the seed's fixed cut-offs", permissions=["change"])
     def recompute_tiers_seed(self, request: HttpRequest, queryset: QuerySet[Anime]) -> None:
         self._recompute(request, TierScheme.SEED)
+
+    @admin.action(description="Re-index in search", permissions=["change"])
+    def reindex_in_search(self, request: HttpRequest, queryset: QuerySet[Anime]) -> None:
+        ids = list(queryset.values_list("mal_id", flat=True))
+        tasks = anime_index_enqueue(ids)
+        self.message_user(
+            request,
+            f"Re-indexing {len(ids):,} anime in search ({tasks} task{'s' if tasks != 1 else ''} of at most {TASK_BATCH}).",
+            messages.SUCCESS,
+        )
 
 
 @admin.register(Genre)
