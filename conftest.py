@@ -47,3 +47,12 @@ def catalog_committed(transactional_db, shared_data: Path) -> None:
 
     if Anime.objects.count() == 0:
         anime_import(paths=[shared_data])
+
+
+@pytest.fixture(autouse=True)
+def _throttle_counters_reset() -> None:
+    """API throttles count requests per client address in the cache, and every test client is
+    127.0.0.1: each test starts from zero so a long suite does not run into the rate limits."""
+    from django.core.cache import cache
+
+    cache.clear()

@@ -32,6 +32,37 @@ if not SECRET_KEY:
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
 
+# Production hardening (on whenever DEBUG is off; each part can be turned down for a setup that
+# needs it, e.g. plain HTTP on a private network). Behind a TLS-terminating proxy set
+# DJANGO_SECURE_PROXY_SSL_HEADER=1 so Django trusts its X-Forwarded-Proto: https (only when the
+# proxy always sets or strips that header).
+SECURE_SSL_REDIRECT = env_bool("DJANGO_SSL_REDIRECT", not DEBUG)
+# Probes come from load balancers and health checks over plain HTTP (HealthCheckMiddleware
+# answers them before this redirect too).
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+if env_bool("DJANGO_SECURE_PROXY_SSL_HEADER", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", not DEBUG)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+SECURE_HSTS_SECONDS = env_int("DJANGO_HSTS_SECONDS", 0 if DEBUG else 31_536_000, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", not DEBUG)
+SECURE_HSTS_PRELOAD = env_bool("DJANGO_HSTS_PRELOAD", not DEBUG)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+# Request size limits: forms and JSON bodies are small; anything bigger is refused with 400.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DJANGO_DATA_UPLOAD_MAX_MEMORY_SIZE", 1024 * 1024, minimum=1024)
+DATA_UPLOAD_MAX_NUMBER_FIELDS = env_int("DJANGO_DATA_UPLOAD_MAX_NUMBER_FIELDS", 200, minimum=10)
+FILE_UPLOAD_MAX_MEMORY_SIZE = DATA_UPLOAD_MAX_MEMORY_SIZE
+# Seconds each part of /readyz may take (animesite/health.py).
+HEALTH_CHECK_TIMEOUT = env_float("HEALTH_CHECK_TIMEOUT", 2.0, minimum=0.1)
+# One log line per request (method, path, status, duration, request id); runserver logs its own.
+REQUEST_LOG = env_bool("REQUEST_LOG", not DEBUG)
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
@@ -41,6 +72,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "rest_framework",
+    "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -51,10 +83,13 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "animesite.middleware.RequestIdMiddleware",
+    "animesite.middleware.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "animesite.middleware.AdminLoginRateLimitMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -109,8 +144,9 @@ STORAGES = {
         else "whitenoise.storage.CompressedManifestStaticFilesStorage"
     },
 }
-# Without collectstatic (make run, tests) whitenoise serves straight from the finders.
-WHITENOISE_USE_FINDERS = True
+# Without collectstatic (make run, tests) whitenoise serves straight from the finders; in
+# production the image's collected, compressed and hashed files are served.
+WHITENOISE_USE_FINDERS = DEBUG
 
 # Content-Security-Policy (Django 6): pages load only our own scripts and styles; covers come
 # from MyAnimeList's CDN.
@@ -142,6 +178,8 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 30 * 60, minimum=1)
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 25 * 60, minimum=1)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Workers log through LOGGING below (one structured line per record), not Celery's own format.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
 if not CELERY_BROKER_URL:
     CELERY_BROKER_URL = "memory://"
@@ -172,6 +210,8 @@ CELERY_BEAT_SCHEDULE["crawl-jikan-weekly"] = {
     "kwargs": {"spider": "jikan", "stale_days": 7},
 }
 
+EVALUATE_THROTTLE_RATE = env_str("EVALUATE_THROTTLE_RATE", "60/minute")
+
 CACHES = {
     "default": (
         {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
@@ -180,18 +220,43 @@ CACHES = {
     )
 }
 
+
+def _throttle_rate(value: str) -> str | None:
+    return None if value.strip().lower() in ("", "off", "none") else value
+
+
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticatedOrReadOnly"],
+    # Session first: anonymous writes keep answering 403; staff scripts send "Authorization:
+    # Token <key>" (tokens in the admin or `manage.py drf_create_token <user>`).
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
+        "rest_framework.authentication.TokenAuthentication",
     ],
+    # Per client address for anonymous users, per account for signed-in ones; views with a
+    # throttle_scope (search, evaluate) get their own tighter rate on top.
+    "DEFAULT_THROTTLE_CLASSES": [
+        "rest_framework.throttling.AnonRateThrottle",
+        "rest_framework.throttling.UserRateThrottle",
+        "rest_framework.throttling.ScopedRateThrottle",
+    ],
+    # Requests through this many proxies: the client address is taken from X-Forwarded-For.
+    "NUM_PROXIES": env_int("API_NUM_PROXIES", 0, minimum=0) if env_str("API_NUM_PROXIES") else None,
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 24,
+    # "off" (or empty) lifts a rate, e.g. for a load test.
+    "DEFAULT_THROTTLE_RATES": {
+        "evaluate": _throttle_rate(EVALUATE_THROTTLE_RATE),
+        "search": _throttle_rate(env_str("SEARCH_THROTTLE_RATE", "60/minute")),
+        "anon": _throttle_rate(env_str("API_ANON_THROTTLE_RATE", "300/minute")),
+        "user": _throttle_rate(env_str("API_USER_THROTTLE_RATE", "1200/minute")),
+        "admin_login": _throttle_rate(env_str("ADMIN_LOGIN_THROTTLE_RATE", "20/hour")),
+    },
 }
 
 SPECTACULAR_SETTINGS = {
@@ -202,13 +267,22 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # One schema name for the tier choices wherever they appear (check --deploy stays clean).
+    "ENUM_NAME_OVERRIDES": {"TierEnum": "catalog.tiers.Tier.choices"},
 }
 
+# One line per record with its request id: JSON in production (LOG_FORMAT=json), readable text
+# in development (LOG_FORMAT=plain).
+LOG_FORMAT = env_choice("LOG_FORMAT", "plain" if DEBUG else "json", ("plain", "json"))
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"request_id": {"()": "animesite.logs.RequestIdFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "json": {"()": "animesite.logs.JsonFormatter"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["request_id"]}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO").upper()},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }

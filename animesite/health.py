@@ -1,0 +1,151 @@
+"""Liveness and readiness probes.
+
+``/healthz``: the process answers (no dependency is touched), 200.
+``/readyz``: each dependency's state, 200 when every part is usable, 503 when one is down:
+
+- ``database``: ``SELECT 1`` on the default connection (bound by the driver's connect timeout:
+  put ``?connect_timeout=2`` on a Postgres ``DATABASE_URL``);
+- ``redis``: PING with 1 s socket timeouts, only when ``REDIS_URL`` or a Redis
+  ``CELERY_BROKER_URL`` is configured ("not configured" otherwise, which is fine);
+- ``qdrant``: lists collections through ``catalog.search.qdrant`` and reports whether the
+  search collection exists; the call runs in a helper thread and counts as down after
+  ``HEALTH_CHECK_TIMEOUT`` seconds;
+- ``model``: the evaluator's active training run and its artifact file. No active run yet is
+  ``missing``, reported but *not* down: browsing and search work, only the evaluate page/API
+  answers 503 until a model is trained, and taking every web process out of rotation for that
+  would turn one missing feature into a total outage. An active run whose file is gone is down.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from pathlib import Path
+
+from django.conf import settings
+from django.db import connection
+from django.http import HttpRequest, JsonResponse
+
+logger = logging.getLogger(__name__)
+
+UP, DOWN, MISSING, NOT_CONFIGURED = "up", "down", "missing", "not configured"
+
+# Checks that may block on the network run here, so the probe itself returns in time even when
+# a client library waits longer (Qdrant's client has a 10 s timeout).
+_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="readyz")
+
+Part = dict[str, object]
+
+
+def _timeout() -> float:
+    return float(getattr(settings, "HEALTH_CHECK_TIMEOUT", 2.0))
+
+
+def _failure(error: BaseException) -> Part:
+    # The class name only: the probe is public and messages can carry hosts and credentials.
+    logger.warning("readiness check failed: %r", error)
+    return {"status": DOWN, "error": type(error).__name__}
+
+
+def _bounded(check: Callable[[], Part]) -> Part:
+    future = _pool.submit(check)
+    try:
+        return future.result(timeout=_timeout())
+    except FutureTimeout:
+        logger.warning("readiness check %s timed out", check.__name__)
+        return {"status": DOWN, "error": f"timed out after {_timeout():g} s"}
+    except Exception as error:
+        return _failure(error)
+
+
+def check_database() -> Part:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+        cursor.fetchone()
+    return {"status": UP, "vendor": connection.vendor}
+
+
+def _redis_url() -> str:
+    if settings.REDIS_URL:
+        return settings.REDIS_URL
+    broker = settings.CELERY_BROKER_URL or ""
+    return broker if broker.startswith(("redis://", "rediss://")) else ""
+
+
+def check_redis() -> Part:
+    url = _redis_url()
+    if not url:
+        return {"status": NOT_CONFIGURED}
+    import redis
+
+    limit = min(1.0, _timeout())
+    client = redis.Redis.from_url(url, socket_connect_timeout=limit, socket_timeout=limit)
+    try:
+        client.ping()
+    finally:
+        client.close()
+    return {"status": UP}
+
+
+def check_qdrant() -> Part:
+    from catalog.search.index import collection_name
+    from catalog.search.qdrant import qdrant_client, qdrant_is_local
+
+    name = collection_name()
+    client = qdrant_client()
+    names = {c.name for c in client.get_collections().collections}
+    mode = "local" if qdrant_is_local() else "server"
+    if name not in names:
+        # Reachable but not built yet (`manage.py build_index`): search cannot rank by meaning.
+        return {"status": MISSING, "mode": mode, "collection": name, "detail": "search index not built"}
+    return {"status": UP, "mode": mode, "collection": name}
+
+
+def check_model() -> Part:
+    from evaluator.models import TrainingRun
+
+    run = TrainingRun.objects.active()
+    if run is None:
+        return {"status": MISSING, "detail": "no active model: run manage.py train_classifier"}
+    if not run.artifact or not (Path(settings.VAR_DIR) / "models" / run.artifact).is_file():
+        return {"status": DOWN, "run": run.pk, "error": "artifact file missing"}
+    return {"status": UP, "run": run.pk}
+
+
+def _run(check: Callable[[], Part]) -> Part:
+    try:
+        return check()
+    except Exception as error:
+        return _failure(error)
+
+
+def readiness() -> tuple[bool, dict[str, Part]]:
+    started = time.perf_counter()
+    parts = {
+        # The database checks run on the request's own connection (a helper thread would open
+        # a second one, and could not see a test's transaction).
+        "database": _run(check_database),
+        "redis": _run(check_redis),
+        "qdrant": _bounded(check_qdrant),
+    }
+    parts["model"] = _run(check_model) if parts["database"]["status"] == UP else {"status": DOWN, "error": "database"}
+    ready = all(part["status"] != DOWN for part in parts.values())
+    logger.debug("readiness in %.0f ms", (time.perf_counter() - started) * 1000)
+    return ready, parts
+
+
+def healthz(request: HttpRequest) -> JsonResponse:
+    return JsonResponse({"status": "ok"})
+
+
+def readyz(request: HttpRequest) -> JsonResponse:
+    ready, parts = readiness()
+    overall = "ready" if ready else "unavailable"
+    if ready and any(part["status"] == MISSING for part in parts.values()):
+        overall = "degraded"
+    response = JsonResponse({"status": overall, "checks": parts}, status=200 if ready else 503)
+    response["Cache-Control"] = "no-store"
+    return response

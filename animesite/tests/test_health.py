@@ -1,0 +1,152 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from django.db import OperationalError
+
+from animesite import health
+from catalog.search.qdrant import qdrant_close
+
+
+@pytest.fixture
+def own_qdrant(settings, tmp_path: Path):
+    """A Qdrant local-mode folder of this test's own (the session index is left alone)."""
+    qdrant_close()
+    settings.QDRANT_URL = ""
+    settings.QDRANT_PATH = tmp_path / "qdrant"
+    yield settings
+    qdrant_close()
+
+
+@pytest.fixture
+def built_index(own_qdrant) -> str:
+    from catalog.search.embeddings import get_embedder
+    from catalog.search.index import collection_ensure
+    from catalog.search.qdrant import qdrant_client
+
+    return collection_ensure(qdrant_client(), get_embedder())
+
+
+@pytest.fixture
+def model_file(settings, tmp_path: Path):
+    from evaluator.models import TrainingRun
+
+    settings.VAR_DIR = tmp_path
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "run.joblib").write_bytes(b"model")
+    return TrainingRun.objects.create(
+        status=TrainingRun.Status.SUCCEEDED, artifact="run.joblib", is_active=True, chosen="test"
+    )
+
+
+def test_it_answers_healthz_without_touching_dependencies(client):
+    # No `db` fixture: any query would raise here.
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+def test_it_answers_probes_for_any_host_and_over_plain_http(client, settings):
+    # Load balancers probe by IP over HTTP: no DisallowedHost 400, no redirect to https.
+    settings.ALLOWED_HOSTS = ["example.org"]
+    settings.SECURE_SSL_REDIRECT = True
+    response = client.get("/healthz", HTTP_HOST="10.0.0.7:8000")
+    assert response.status_code == 200
+    assert client.get("/", HTTP_HOST="10.0.0.7:8000").status_code == 400
+
+
+def test_it_is_ready_when_every_part_is_up(client, db, built_index, model_file, settings):
+    settings.REDIS_URL = ""
+    settings.CELERY_BROKER_URL = "memory://"
+    response = client.get("/readyz")
+    assert response.status_code == 200
+    assert response["Cache-Control"] == "no-store"
+    assert response.json() == {
+        "status": "ready",
+        "checks": {
+            "database": {"status": "up", "vendor": health.connection.vendor},
+            "redis": {"status": "not configured"},
+            "qdrant": {"status": "up", "mode": "local", "collection": built_index},
+            "model": {"status": "up", "run": model_file.pk},
+        },
+    }
+
+
+def test_it_reports_missing_index_and_model_as_degraded_but_ready(client, db, own_qdrant):
+    response = client.get("/readyz")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "degraded"
+    assert body["checks"]["qdrant"]["status"] == "missing"
+    assert body["checks"]["qdrant"]["detail"] == "search index not built"
+    assert body["checks"]["model"] == {"status": "missing", "detail": "no active model: run manage.py train_classifier"}
+
+
+def test_it_is_unavailable_when_the_database_is_down(client, db, built_index, monkeypatch):
+    class DeadConnection:
+        vendor = "postgresql"
+
+        def cursor(self):
+            raise OperationalError("could not connect to server: Connection refused")
+
+    monkeypatch.setattr(health, "connection", DeadConnection())
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["status"] == "unavailable"
+    # The class name only: error messages can carry hosts and credentials.
+    assert body["checks"]["database"] == {"status": "down", "error": "OperationalError"}
+    assert body["checks"]["model"] == {"status": "down", "error": "database"}
+    assert body["checks"]["qdrant"]["status"] == "up"
+
+
+def test_it_is_unavailable_when_qdrant_is_unreachable(client, db, settings):
+    qdrant_close()
+    settings.QDRANT_URL = "http://127.0.0.1:1"
+    try:
+        response = client.get("/readyz")
+    finally:
+        qdrant_close()
+    assert response.status_code == 503
+    body = response.json()
+    assert body["status"] == "unavailable"
+    # Refused at once, not timed out (so the check's thread is done before the client is reset).
+    assert body["checks"]["qdrant"] == {"status": "down", "error": "ResponseHandlingException"}
+    assert body["checks"]["database"]["status"] == "up"
+
+
+def test_it_bounds_a_hanging_check_in_time(client, db, settings, monkeypatch):
+    import time
+
+    settings.HEALTH_CHECK_TIMEOUT = 0.3
+
+    def hangs():
+        time.sleep(2)
+        return {"status": "up"}
+
+    monkeypatch.setattr(health, "check_qdrant", hangs)
+    started = time.perf_counter()
+    response = client.get("/readyz")
+    assert time.perf_counter() - started < 1.5
+    assert response.status_code == 503
+    assert response.json()["checks"]["qdrant"] == {"status": "down", "error": "timed out after 0.3 s"}
+
+
+def test_it_reports_redis_down_when_configured_and_unreachable(client, db, own_qdrant, settings):
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    assert response.json()["checks"]["redis"] == {"status": "down", "error": "ConnectionError"}
+
+
+def test_it_reports_an_active_model_without_its_file_as_down(client, db, own_qdrant, model_file):
+    (model_file_path := Path(health.settings.VAR_DIR) / "models" / "run.joblib").unlink()
+    assert not model_file_path.exists()
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    assert response.json()["checks"]["model"] == {
+        "status": "down",
+        "run": model_file.pk,
+        "error": "artifact file missing",
+    }
