@@ -200,6 +200,22 @@ def test_it_retiers_when_a_score_is_edited(admin_client: Client) -> None:
     assert (anime.score, anime.tier) == (5.5, Tier.TERRIBLE)
 
 
+def test_it_adds_an_anime_with_a_derived_franchise_key_and_tier(admin_client: Client) -> None:
+    form = admin_client.get("/admin/catalog/anime/add/").context["adminform"].form
+    assert "mal_id" in form.fields
+
+    data = form_data(form, mal_id="999999", title="Fullmetal Alchemist: The Sacred Star of Milos", score="7.5")
+    data["genres"] = [str(Genre.objects.get(name="Action").pk)]
+    response = admin_client.post("/admin/catalog/anime/add/", data)
+    assert response.status_code == 302, response.context["adminform"].form.errors if response.context else ""
+
+    anime = Anime.objects.get(mal_id=999999)
+    thresholds = TierThresholds.objects.latest()
+    assert anime.franchise_key == "fullmetal-alchemist"
+    assert anime.tier == thresholds.cutoffs.tier_of(7.5) == Tier.WORTHWHILE  # 7.47 <= 7.5 < 7.93
+    assert list(anime.genres.values_list("name", flat=True)) == ["Action"]
+
+
 def test_it_recomputes_tiers_with_the_seed_cutoffs(admin_client: Client) -> None:
     # Real rows scored exactly 8.0: Top-tier under the quartiles (>= 7.93), Worthwhile under
     # the seed's cut-offs (8.0 < 8.10).
