@@ -241,8 +241,9 @@ REST_FRAMEWORK = {
         "rest_framework.throttling.UserRateThrottle",
         "rest_framework.throttling.ScopedRateThrottle",
     ],
-    # Requests through this many proxies: the client address is taken from X-Forwarded-For.
-    "NUM_PROXIES": env_int("API_NUM_PROXIES", 0, minimum=0) if env_str("API_NUM_PROXIES") else None,
+    # Proxies in front of the app: with N > 0 the client address is read from X-Forwarded-For;
+    # 0 trusts only REMOTE_ADDR (a client cannot dodge its limit with a made-up header).
+    "NUM_PROXIES": env_int("API_NUM_PROXIES", 0, minimum=0),
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
