@@ -57,5 +57,6 @@ def dataset_build(*, cutoffs: Cutoffs, text_variant: str, limit: int | None = No
         groups=np.array([a.franchise_key or f"mal-{a.mal_id}" for a in anime]),
         mal_ids=np.array([a.mal_id for a in anime], dtype=np.int64),
         cutoffs=cutoffs,
+        embedding_dims=int(embeddings.shape[1]),
     )
     return Dataset(data=data, spec=spec, embeddings=embeddings.astype(np.float32), inputs=inputs)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_GET, require_http_methods
 
@@ -31,7 +32,7 @@ def _form_context(values: dict[str, object] | None = None, errors: dict[str, lis
         "choices": choices,
         "synopsis_min": services.SYNOPSIS_MIN,
         "synopsis_max": services.SYNOPSIS_MAX,
-        "year_max": services.timezone.now().year + 5,
+        "year_max": timezone.now().year + 5,
         "active_run": training_run_active(),
     }
 
@@ -152,7 +153,3 @@ def model_chart(request: HttpRequest, run_id: int, name: str) -> HttpResponse:
     if run is None or name not in charts.CHARTS:
         raise Http404("No such chart.")
     return HttpResponse(charts.chart_png(run, name), content_type="image/png")
-
-
-def evaluate_redirect(request: HttpRequest) -> HttpResponse:  # pragma: no cover - convenience
-    return redirect("evaluator:evaluate")

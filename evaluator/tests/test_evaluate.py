@@ -1,0 +1,141 @@
+from __future__ import annotations
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from catalog.models import Anime
+from catalog.tiers import TIER_ORDER
+from evaluator import predictor
+from evaluator.models import Evaluation, TrainingRun
+from evaluator.services import (
+    EvaluationInputError,
+    ModelUnavailable,
+    evaluation_create,
+    evaluation_input_clean,
+    training_run_activate,
+)
+from evaluator.tests.conftest import SYNOPSIS
+
+
+def _errors(data: dict) -> dict[str, list[str]]:
+    with pytest.raises(EvaluationInputError) as caught:
+        evaluation_input_clean(data)
+    return caught.value.errors
+
+
+@pytest.mark.parametrize(
+    ("synopsis", "message"),
+    [
+        ("", "This field is required."),
+        ("   \n  ", "Write at least 30 characters (got 0)."),
+        ("ten chars!", "Write at least 30 characters (got 10)."),
+        ("x" * 50_000, "Keep it under 5,000 characters (got 50,000)."),
+        (12345, "Must be text."),
+        (["a list"], "Must be text."),
+        ({"an": "object"}, "Must be text."),
+    ],
+)
+def test_it_rejects_a_bad_synopsis_naming_the_field(catalog, synopsis, message):
+    assert _errors({"synopsis": synopsis}) == {"synopsis": [message]}
+
+
+def test_it_counts_the_synopsis_length_after_trimming(catalog):
+    item = evaluation_input_clean({"synopsis": "   " + "a" * 30 + "   \n"})
+    assert item.synopsis == "a" * 30
+    assert _errors({"synopsis": "   " + "a" * 29 + "   "})["synopsis"] == ["Write at least 30 characters (got 29)."]
+
+
+def test_it_rejects_unknown_genres_and_bad_numbers(catalog):
+    errors = _errors(
+        {"synopsis": SYNOPSIS, "genres": ["Action", "Cyberpunkish"], "episodes": 0, "year": "soon", "type": "Podcast"}
+    )
+    assert errors["genres"] == ["Unknown genre(s): 'Cyberpunkish'. Valid names are listed at /api/genres/."]
+    assert errors["episodes"] == ["Must be between 1 and 3000."]
+    assert errors["year"][0].startswith("Must be a whole number between 1917 and")
+    assert errors["type"][0].startswith("Unknown type 'Podcast'; choose one of: ")
+    assert _errors({"synopsis": SYNOPSIS, "genres": "Action,Drama"}) == {
+        "genres": ["Unknown genre(s): 'Action,Drama'. Valid names are listed at /api/genres/."]
+    }
+    assert _errors({"synopsis": SYNOPSIS, "genres": [1, 2]}) == {"genres": ["Must be a list of genre names."]}
+    assert _errors({"synopsis": SYNOPSIS, "episodes": True}) == {
+        "episodes": ["Must be a whole number between 1 and 3000."]
+    }
+
+
+def test_it_normalises_genre_case_and_order(catalog):
+    item = evaluation_input_clean({"synopsis": SYNOPSIS, "genres": ["drama", "ACTION", "Drama"], "type": "tv"})
+    assert item.genres == ("Action", "Drama")
+    assert item.type == "TV"
+
+
+def test_it_evaluates_with_the_active_run(active_run):
+    result = evaluation_create(data={"synopsis": SYNOPSIS, "genres": ["Fantasy", "Supernatural"], "year": 2021})
+    evaluation = result.evaluation
+    assert result.created
+    assert evaluation.run_id == active_run.pk
+    assert evaluation.tier in {t.value for t in TIER_ORDER}
+    assert list(evaluation.probabilities) == [t.value for t in TIER_ORDER]
+    assert sum(evaluation.probabilities.values()) == pytest.approx(1.0, abs=1e-3)
+    assert 1.0 < evaluation.predicted_score < 10.0
+    assert len(evaluation.neighbours) == 5
+    similarities = [n["similarity"] for n in evaluation.neighbours]
+    assert similarities == sorted(similarities, reverse=True)
+    for neighbour in evaluation.neighbours:
+        anime = Anime.objects.get(mal_id=neighbour["mal_id"])
+        assert (neighbour["score"], neighbour["tier"]) == (anime.score, anime.tier)
+    assert set(evaluation.genre_effects) == {"Fantasy", "Supernatural"}
+    assert evaluation.comment_source == "offline" and evaluation.comment_final
+    assert evaluation.neighbours[0]["title"] in evaluation.comment
+
+
+def test_it_finds_a_catalogue_anime_nearest_to_itself(active_run):
+    anime = Anime.objects.filter(mal_id__in=active_run_ids(active_run)).exclude(synopsis="").first()
+    evaluation = evaluation_create(data={"synopsis": anime.synopsis[:5000]}).evaluation
+    assert evaluation.neighbours[0]["mal_id"] == anime.mal_id
+    assert evaluation.neighbours[0]["similarity"] > 0.95
+
+
+def active_run_ids(run: TrainingRun) -> list[int]:
+    return [int(i) for i in predictor.predictor_for(run.pk, run.artifact).catalogue_ids[:50]]
+
+
+def test_it_returns_the_stored_result_for_the_same_input(active_run):
+    first = evaluation_create(data={"synopsis": SYNOPSIS, "genres": ["Drama", "Fantasy"]})
+    again = evaluation_create(
+        data={"synopsis": "  " + SYNOPSIS.replace(" ", "  ") + "\n", "genres": ["fantasy", "Drama"]}
+    )
+    assert first.created and not again.created
+    assert again.evaluation.pk == first.evaluation.pk
+    assert Evaluation.objects.count() == 1
+    other = evaluation_create(data={"synopsis": SYNOPSIS, "genres": ["Drama"]})
+    assert other.created and Evaluation.objects.count() == 2
+
+
+def test_it_answers_again_under_a_newly_activated_run_and_reloads_the_model(active_run):
+    first = evaluation_create(data={"synopsis": SYNOPSIS}).evaluation
+    clone = TrainingRun.objects.get(pk=active_run.pk)
+    clone.pk = None
+    clone.is_active = False
+    clone.save()
+    training_run_activate(run=clone)
+    second = evaluation_create(data={"synopsis": SYNOPSIS}).evaluation
+    assert second.pk != first.pk and second.run_id == clone.pk
+    assert predictor._loaded["active"][0] == clone.pk  # the process reloaded for the new run
+
+
+def test_it_says_when_no_model_is_active(catalog):
+    TrainingRun.objects.update(is_active=False)
+    with pytest.raises(ModelUnavailable, match="train_classifier"):
+        evaluation_create(data={"synopsis": SYNOPSIS})
+
+
+def test_it_evaluates_from_the_command_line(active_run, capsys):
+    call_command("evaluate_anime", "--synopsis", SYNOPSIS, "--genre", "Fantasy", "--genre", "Romance", "--type", "TV")
+    out = capsys.readouterr().out
+    evaluation = Evaluation.objects.get()
+    assert f"predicted score: {evaluation.predicted_score:.2f}" in out
+    assert evaluation.neighbours[0]["title"] in out
+    assert evaluation.genres == ["Fantasy", "Romance"] and evaluation.type == "TV"
+    with pytest.raises(CommandError, match="Unknown genre"):
+        call_command("evaluate_anime", "--synopsis", SYNOPSIS, "--genre", "Nope")

@@ -1,0 +1,227 @@
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from evaluator.models import CommentStatus, Evaluation, TrainingRun
+from evaluator.services import evaluation_comment_refresh
+from evaluator.tests.conftest import SYNOPSIS
+from evaluator.tests.fake_gemini import Reply
+
+MARKUP = SYNOPSIS + ' <script>alert("x")</script> <b>bold</b>'
+
+
+def test_it_shows_the_form_with_genres_grouped_by_kind(client, active_run):
+    response = client.get("/evaluate/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    for legend in ("<legend>Genres</legend>", "<legend>Themes</legend>", "<legend>Demographics</legend>"):
+        assert legend in html
+    assert 'name="genres" value="Action"' in html and 'name="genres" value="Isekai"' in html
+    assert 'data-counter="synopsis-counter"' in html and "js/evaluate.js" in html
+    assert '<option value="TV">TV</option>' in html
+    assert " style=" not in html  # the CSP forbids inline styles
+
+
+def test_it_redirects_a_plain_post_to_the_result_page(client, active_run):
+    response = client.post("/evaluate/", {"synopsis": SYNOPSIS, "genres": ["Fantasy", "Romance"], "year": "2020"})
+    evaluation = Evaluation.objects.get()
+    assert response.status_code == 302 and response["Location"] == f"/evaluate/{evaluation.pk}/"
+    page = client.get(response["Location"])
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert f"badge--{evaluation.tier} badge--large" in html
+    assert f"{evaluation.predicted_score:.2f}" in html
+    assert html.count('class="prob-bar__meter"') == 4
+    for n in evaluation.neighbours:
+        assert f'href="/anime/{n["mal_id"]}/"' in html
+    assert evaluation.comment.split(".")[0] in html
+    assert 'hx-trigger="every 1s"' not in html  # offline comment: final at once
+
+
+def test_it_swaps_the_result_partial_in_for_htmx(client, active_run):
+    response = client.post("/evaluate/", {"synopsis": SYNOPSIS, "genres": ["Fantasy"]}, headers={"HX-Request": "true"})
+    evaluation = Evaluation.objects.get()
+    assert response.status_code == 200
+    assert response["HX-Push-Url"] == f"/evaluate/{evaluation.pk}/"
+    assert response["HX-Retarget"] == "#evaluation-result"
+    html = response.content.decode()
+    assert "<html" not in html and 'class="verdict"' in html
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"synopsis": ""}, "Synopsis: This field is required."),
+        ({"synopsis": "ten chars!"}, "Write at least 30 characters (got 10)."),
+        ({"synopsis": "x" * 50_000}, "Keep it under 5,000 characters (got 50,000)."),
+        ({"synopsis": SYNOPSIS, "genres": ["Nope"]}, "Unknown genre(s): &#x27;Nope&#x27;."),
+        ({"synopsis": SYNOPSIS, "episodes": "-3"}, "Episodes: Must be between 1 and 3000."),
+    ],
+)
+def test_it_shows_form_errors_never_a_500(client, active_run, data, message):
+    for headers in ({}, {"HX-Request": "true"}):
+        response = client.post("/evaluate/", data, headers=headers)
+        assert response.status_code == 200
+        assert message in response.content.decode()
+    assert Evaluation.objects.count() == 0
+
+
+def test_it_shows_markup_in_a_synopsis_as_escaped_text(client, active_run):
+    response = client.post("/evaluate/", {"synopsis": MARKUP}, follow=True)
+    html = response.content.decode()
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &lt;b&gt;bold&lt;/b&gt;" in html
+    assert '<script>alert("x")</script>' not in html
+    api = client.post("/api/evaluate/", {"synopsis": MARKUP}, content_type="application/json")
+    assert api.json()["input"]["synopsis"].endswith('<script>alert("x")</script> <b>bold</b>')
+
+
+def test_it_still_shows_the_prediction_and_offline_comment_when_gemini_is_slow(
+    client, active_run, fake_gemini, settings
+):
+    settings.EVALUATOR_GEMINI_TIMEOUT = 0.5
+    settings.EVALUATOR_GEMINI_RETRIES = 1
+    fake_gemini.default = Reply(delay=3.0)
+    response = client.post("/evaluate/", {"synopsis": SYNOPSIS}, follow=True)
+    evaluation = Evaluation.objects.get()
+    html = response.content.decode()
+    assert evaluation.comment_status == CommentStatus.PENDING
+    assert f"{evaluation.predicted_score:.2f}" in html and evaluation.comment.split(".")[0] in html
+    # The comment polls every second while Gemini is on its way …
+    poll = client.get(f"/evaluate/{evaluation.pk}/comment/")
+    assert poll.status_code == 200 and 'hx-trigger="every 1s"' in poll.content.decode()
+    # … and stops (no trigger) once the comment is final, here the offline one after a timeout.
+    evaluation_comment_refresh(evaluation_id=str(evaluation.pk))
+    poll = client.get(f"/evaluate/{evaluation.pk}/comment/")
+    assert "hx-trigger" not in poll.content.decode()
+    assert evaluation.comment.split(".")[0] in poll.content.decode()
+
+
+def test_it_stops_polling_when_the_gemini_comment_arrives(client, active_run, fake_gemini):
+    fake_gemini.default = Reply(comment="Gemini says: resembles its neighbours.")
+    client.post("/evaluate/", {"synopsis": SYNOPSIS})
+    evaluation = Evaluation.objects.get()
+    evaluation_comment_refresh(evaluation_id=str(evaluation.pk))
+    html = client.get(f"/evaluate/{evaluation.pk}/comment/").content.decode()
+    assert "Gemini says: resembles its neighbours." in html and "hx-trigger" not in html
+
+
+def test_it_answers_404_for_an_unknown_evaluation(client, catalog):
+    assert client.get(f"/evaluate/{uuid.uuid4()}/").status_code == 404
+    assert client.get(f"/api/evaluations/{uuid.uuid4()}/").status_code == 404
+    assert client.get("/evaluate/not-a-uuid/").status_code == 404
+
+
+def test_it_tells_the_user_when_no_model_is_trained(client, catalog):
+    TrainingRun.objects.update(is_active=False)
+    response = client.post("/evaluate/", {"synopsis": SYNOPSIS})
+    assert response.status_code == 200 and "train_classifier" in response.content.decode()
+    api = client.post("/api/evaluate/", {"synopsis": SYNOPSIS}, content_type="application/json")
+    assert api.status_code == 503
+    assert client.get("/model/").status_code == 200
+
+
+def test_it_evaluates_through_the_api(client, active_run):
+    body = {"synopsis": SYNOPSIS, "genres": ["Fantasy", "Supernatural"], "type": "TV", "episodes": 12, "year": 2022}
+    response = client.post("/api/evaluate/", body, content_type="application/json")
+    assert response.status_code == 201
+    data = response.json()
+    evaluation = Evaluation.objects.get()
+    assert data["id"] == str(evaluation.pk)
+    assert data["url"] == f"http://testserver/evaluate/{evaluation.pk}/"
+    assert data["tier"] == evaluation.tier and data["predicted_score"] == evaluation.predicted_score
+    assert data["probabilities"] == evaluation.probabilities
+    assert [n["mal_id"] for n in data["neighbours"]] == [n["mal_id"] for n in evaluation.neighbours]
+    assert data["neighbours"][0]["url"] == f"http://testserver/anime/{evaluation.neighbours[0]['mal_id']}/"
+    assert data["run_id"] == active_run.pk and data["comment"] == evaluation.comment
+    assert data["comment_final"] is True and data["comment_source"] == "offline"
+    assert data["input"] == {
+        "synopsis": SYNOPSIS,
+        "genres": ["Fantasy", "Supernatural"],
+        "type": "TV",
+        "source": "",
+        "episodes": 12,
+        "year": 2022,
+    }
+
+    again = client.post("/api/evaluate/", body, content_type="application/json")
+    assert again.status_code == 200 and again.json()["id"] == data["id"]
+    detail = client.get(f"/api/evaluations/{evaluation.pk}/")
+    assert detail.status_code == 200 and detail.json() == data
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "message"),
+    [
+        ({}, "synopsis", "This field is required."),
+        ({"synopsis": "short"}, "synopsis", "Write at least 30 characters (got 5)."),
+        ({"synopsis": "y" * 50_000}, "synopsis", "Keep it under 5,000 characters (got 50,000)."),
+        ({"synopsis": 42}, "synopsis", "Must be text."),
+        ({"synopsis": None}, "synopsis", "This field is required."),
+        (
+            {"synopsis": SYNOPSIS, "genres": ["Space Opera"]},
+            "genres",
+            "Unknown genre(s): 'Space Opera'. Valid names are listed at /api/genres/.",
+        ),
+        ({"synopsis": SYNOPSIS, "year": 1800}, "year", None),
+    ],
+)
+def test_it_answers_400_naming_the_field(client, active_run, body, field, message):
+    response = client.post("/api/evaluate/", body, content_type="application/json")
+    assert response.status_code == 400
+    assert list(response.json()) == [field]
+    if message:
+        assert response.json()[field] == [message]
+
+
+def test_it_answers_400_for_a_body_that_is_not_an_object(client, active_run):
+    response = client.post("/api/evaluate/", ["a", "list"], content_type="application/json")
+    assert response.status_code == 400 and response.json() == {"non_field_errors": ["Send a JSON object."]}
+    broken = client.post("/api/evaluate/", "{not json", content_type="application/json")
+    assert broken.status_code == 400
+
+
+def test_it_throttles_each_client(client, active_run, monkeypatch):
+    from rest_framework.throttling import ScopedRateThrottle
+
+    monkeypatch.setattr(ScopedRateThrottle, "THROTTLE_RATES", {"evaluate": "3/minute"})
+    codes = [
+        client.post("/api/evaluate/", {"synopsis": "short"}, content_type="application/json").status_code
+        for _ in range(4)
+    ]
+    assert codes == [400, 400, 400, 429]
+
+
+def test_it_documents_the_api_in_the_schema(client, catalog):
+    schema = client.get("/api/schema/", headers={"Accept": "application/json"}).json()
+    post = schema["paths"]["/api/evaluate/"]["post"]
+    assert post["operationId"] == "evaluate_anime"
+    assert {"200", "201", "400", "429", "503"} <= set(post["responses"])
+    request_schema = post["requestBody"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+    assert set(schema["components"]["schemas"][request_schema]["properties"]) == {
+        "synopsis",
+        "genres",
+        "type",
+        "source",
+        "episodes",
+        "year",
+    }
+    assert "/api/evaluations/{id}/" in schema["paths"]
+
+
+def test_it_reports_the_active_model(client, active_run):
+    response = client.get("/model/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    grouped = active_run.metrics["grouped"]
+    assert f"Active model: run {active_run.pk} ({active_run.chosen})" in html
+    assert f"{grouped['macro_f1']:.3f}" in html and f"{active_run.baseline['accuracy']:.3f}" in html
+    assert "Seed&#x27;s logistic regression" in html and "Majority class" in html
+    for name in ("confusion", "per-tier-f1", "calibration", "scores"):
+        src = f"/model/runs/{active_run.pk}/{name}.png"
+        assert src in html
+        image = client.get(src)
+        assert image.status_code == 200 and image["Content-Type"] == "image/png"
+        assert image.content[:8] == b"\x89PNG\r\n\x1a\n"
+    assert client.get(f"/model/runs/{active_run.pk}/nope.png").status_code == 404
