@@ -213,6 +213,12 @@ CELERY_BEAT_SCHEDULE["crawl-jikan-weekly"] = {
 EVALUATE_THROTTLE_RATE = env_str("EVALUATE_THROTTLE_RATE", "60/minute")
 
 CACHES = {
+# Evaluator (evaluator/): the comment backend ("offline" explainer, or "gemini" replacing it
+# from a Celery task), the Gemini model, its timeout/retries; weekly retraining by Celery beat.
+EVALUATOR_COMMENT_BACKEND = env_choice("EVALUATOR_COMMENT_BACKEND", "offline", ("offline", "gemini"))
+GEMINI_MODEL = env_str("GEMINI_MODEL", "gemini-2.5-flash")
+EVALUATOR_GEMINI_TIMEOUT = env_float("EVALUATOR_GEMINI_TIMEOUT", 10.0, minimum=0.1)
+EVALUATOR_GEMINI_RETRIES = env_int("EVALUATOR_GEMINI_RETRIES", 3, minimum=1)
     "default": (
         {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
         if REDIS_URL
