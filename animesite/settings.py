@@ -219,6 +219,13 @@ EVALUATOR_COMMENT_BACKEND = env_choice("EVALUATOR_COMMENT_BACKEND", "offline", (
 GEMINI_MODEL = env_str("GEMINI_MODEL", "gemini-2.5-flash")
 EVALUATOR_GEMINI_TIMEOUT = env_float("EVALUATOR_GEMINI_TIMEOUT", 10.0, minimum=0.1)
 EVALUATOR_GEMINI_RETRIES = env_int("EVALUATOR_GEMINI_RETRIES", 3, minimum=1)
+EVALUATE_THROTTLE_RATE = env_str("EVALUATE_THROTTLE_RATE", "60/minute")
+CELERY_BEAT_SCHEDULE["evaluator-retrain-weekly"] = {
+    "task": "evaluator.tasks.retrain_scheduled",
+    "schedule": crontab(minute=30, hour=3, day_of_week="sunday"),
+}
+
+CACHES = {
     "default": (
         {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
         if REDIS_URL
