@@ -210,9 +210,6 @@ CELERY_BEAT_SCHEDULE["crawl-jikan-weekly"] = {
     "kwargs": {"spider": "jikan", "stale_days": 7},
 }
 
-EVALUATE_THROTTLE_RATE = env_str("EVALUATE_THROTTLE_RATE", "60/minute")
-
-CACHES = {
 # Evaluator (evaluator/): the comment backend ("offline" explainer, or "gemini" replacing it
 # from a Celery task), the Gemini model, its timeout/retries; weekly retraining by Celery beat.
 EVALUATOR_COMMENT_BACKEND = env_choice("EVALUATOR_COMMENT_BACKEND", "offline", ("offline", "gemini"))
