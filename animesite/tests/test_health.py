@@ -35,6 +35,7 @@ def model_file(settings, tmp_path: Path):
     settings.VAR_DIR = tmp_path
     (tmp_path / "models").mkdir()
     (tmp_path / "models" / "run.joblib").write_bytes(b"model")
+    TrainingRun.objects.update(is_active=False)  # a session-wide run of the evaluator's tests
     return TrainingRun.objects.create(
         status=TrainingRun.Status.SUCCEEDED, artifact="run.joblib", is_active=True, chosen="test"
     )
@@ -74,6 +75,9 @@ def test_it_is_ready_when_every_part_is_up(client, db, built_index, model_file, 
 
 
 def test_it_reports_missing_index_and_model_as_degraded_but_ready(client, db, own_qdrant):
+    from evaluator.models import TrainingRun
+
+    TrainingRun.objects.update(is_active=False)
     response = client.get("/readyz")
     assert response.status_code == 200
     body = response.json()

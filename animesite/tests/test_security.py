@@ -178,6 +178,7 @@ def reader_token(db) -> str:
 
 @pytest.mark.parametrize("url", ["/api/admin/reindex/", "/api/admin/retrain/", "/api/admin/crawl/"])
 def test_it_keeps_staff_actions_from_everyone_else(client, catalog, reader_token, url):
+    runs = TrainingRun.objects.count()
     anonymous = client.post(url, {}, content_type="application/json")
     assert anonymous.status_code == 401
     assert anonymous.json() == {"detail": "Authentication credentials were not provided."}
@@ -187,7 +188,7 @@ def test_it_keeps_staff_actions_from_everyone_else(client, catalog, reader_token
     reader = client.post(url, {}, content_type="application/json", HTTP_AUTHORIZATION=f"Token {reader_token}")
     assert reader.status_code == 403
     assert reader.json() == {"detail": "You do not have permission to perform this action."}
-    assert TrainingRun.objects.count() == 0
+    assert TrainingRun.objects.count() == runs
 
 
 def test_it_reindexes_given_anime_for_staff(client, catalog, staff_token, monkeypatch):
@@ -240,10 +241,11 @@ def test_it_starts_one_retraining_at_a_time(
 
     queued: list[int] = []
     monkeypatch.setattr(retrain, "delay", lambda run_id: queued.append(run_id))
+    earlier = set(TrainingRun.objects.values_list("pk", flat=True))
     with django_capture_on_commit_callbacks(execute=True):
         first = client.post("/api/admin/retrain/", HTTP_AUTHORIZATION=f"Token {staff_token}")
     assert first.status_code == 202
-    run = TrainingRun.objects.get()
+    run = TrainingRun.objects.exclude(pk__in=earlier).get()
     assert first.json() == {"detail": f"Retraining started as run {run.pk}.", "run": run.pk}
     assert (run.status, run.triggered_by) == (TrainingRun.Status.RUNNING, TrainingRun.Trigger.ADMIN)
     assert queued == [run.pk]
@@ -251,7 +253,7 @@ def test_it_starts_one_retraining_at_a_time(
     second = client.post("/api/admin/retrain/", HTTP_AUTHORIZATION=f"Token {staff_token}")
     assert second.status_code == 409
     assert second.json()["detail"].startswith(f"A training run is already in progress (run {run.pk}, started ")
-    assert TrainingRun.objects.count() == 1 and queued == [run.pk]
+    assert TrainingRun.objects.count() == len(earlier) + 1 and queued == [run.pk]
 
 
 def test_it_queues_a_crawl_for_staff(client, catalog, staff_token, settings, monkeypatch):
