@@ -55,6 +55,16 @@ class BackoffRetryMiddleware(RetryMiddleware):
             backoff = max(backoff, retry_after)
         return min(backoff, self.backoff_max)
 
+    def pause_slot(self, request: Request, delay: float) -> None:
+        """A 429 concerns every request to that host, not just this one: hold the whole
+        download slot for ``delay`` (the downloader waits until lastseen + its own delay)."""
+        downloader = getattr(self.crawler.engine, "downloader", None)
+        if downloader is None:
+            return
+        slot = downloader.slots.get(downloader.get_slot_key(request))
+        if slot is not None and slot.download_delay() > 0:
+            slot.lastseen = max(slot.lastseen, time.monotonic() + delay - slot.download_delay())
+
     async def process_response(  # type: ignore[override]
         self, request: Request, response: Response
     ) -> Request | Response:
@@ -73,6 +83,8 @@ class BackoffRetryMiddleware(RetryMiddleware):
         delay = self.delay_for(request, response)
         logger.info("%s on %s: retrying in %.1fs", reason, request.url, delay)
         self.crawler.stats.inc_value("crawl/retries")
+        if response.status == 429:
+            self.pause_slot(request, delay)
         if delay > 0:
             await asyncio.sleep(delay)
         return retry

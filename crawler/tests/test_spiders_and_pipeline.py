@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -192,3 +193,18 @@ def test_it_schedules_the_weekly_crawl_in_celery_beat(settings):
     from crawler.tasks import crawl_refresh
 
     assert app.tasks[entry["task"]].name == crawl_refresh.name
+
+
+def test_it_holds_every_request_to_the_host_after_a_429():
+    from types import SimpleNamespace
+
+    crawler = get_crawler(JikanSpider)
+    slot = SimpleNamespace(lastseen=0.0, download_delay=lambda: 1.05)
+    crawler.engine = SimpleNamespace(
+        downloader=SimpleNamespace(slots={"jikan.test": slot}, get_slot_key=lambda request: "jikan.test")
+    )
+    middleware = BackoffRetryMiddleware.from_crawler(crawler)
+    before = time.monotonic()
+    middleware.pause_slot(Request("http://jikan.test/v4/anime/1/full"), 30.0)
+    # The downloader sends the slot's next request at lastseen + its delay: 30 s from now.
+    assert before + 30.0 <= slot.lastseen + slot.download_delay() <= time.monotonic() + 30.0
