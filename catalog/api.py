@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.paginator import InvalidPage
 from django.db.models import QuerySet
 from django_filters.rest_framework import DjangoFilterBackend
@@ -24,6 +25,7 @@ from rest_framework import generics, serializers
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
+from rest_framework.settings import api_settings
 
 from catalog import selectors
 from catalog.filters import ANIME_TYPES, DEFAULT_SORT, SORT_CHOICES, YEAR_RANGE, AnimeFilter
@@ -78,6 +80,27 @@ class AnimePagination(PageNumberPagination):
         return list(self.page)
 
 
+class AnimeFilterBackend(DjangoFilterBackend):
+    """DjangoFilterBackend whose 400 body is the filter form's own messages, by field.
+
+    django-filter's default translation re-applies ``message % params`` to each message, which
+    fails (a 500) when the message quotes user input containing ``%``, e.g. ``?genre=%25``.
+    """
+
+    def filter_queryset(self, request: Request, queryset: QuerySet[Anime], view: Any) -> QuerySet[Anime]:
+        filterset = self.get_filterset(request, queryset, view)
+        if filterset is None:
+            return queryset
+        if not filterset.is_valid():
+            raise ValidationError(
+                {
+                    (api_settings.NON_FIELD_ERRORS_KEY if field == NON_FIELD_ERRORS else field): list(messages)
+                    for field, messages in filterset.errors.items()
+                }
+            )
+        return filterset.qs
+
+
 def _error_body(name: str, fields: list[str]) -> serializers.Serializer:
     return inline_serializer(
         name=name,
@@ -120,6 +143,9 @@ ANIME_LIST_PARAMETERS = [
 NOT_FOUND = inline_serializer(name="NotFound", fields={"detail": serializers.CharField()})
 
 
+MAX_MAL_ID = 2**31 - 1  # PositiveIntegerField's upper bound on every backend
+
+
 class ThresholdsContextMixin:
     """Hand the tier thresholds in force to the serializer once per request."""
 
@@ -148,7 +174,7 @@ class AnimeListView(ThresholdsContextMixin, generics.ListAPIView):
     """The catalogue, filtered and paginated."""
 
     serializer_class = AnimeListSerializer
-    filter_backends = [DjangoFilterBackend]
+    filter_backends = [AnimeFilterBackend]
     filterset_class = AnimeFilter
     pagination_class = AnimePagination
 
@@ -159,6 +185,7 @@ class AnimeListView(ThresholdsContextMixin, generics.ListAPIView):
 @extend_schema_view(
     get=extend_schema(
         summary="One anime's full record",
+        parameters=[OpenApiParameter("mal_id", int, OpenApiParameter.PATH, description="MyAnimeList id.")],
         description="Every title, number and genre of one anime (by MyAnimeList id), its tier with the threshold in force, and its links.",
         responses={200: AnimeDetailSerializer, 404: OpenApiResponse(NOT_FOUND, "No anime with this MAL id.")},
     )
@@ -171,10 +198,12 @@ class AnimeDetailView(ThresholdsContextMixin, generics.RetrieveAPIView):
     lookup_field = "mal_id"
 
     def get_object(self) -> Anime:
-        mal_id = self.kwargs["mal_id"]
-        anime = selectors.anime_get(mal_id=mal_id)
+        raw = str(self.kwargs["mal_id"])
+        # Digits only, and within the column's range (a huge number would overflow the database).
+        valid = raw.isascii() and raw.isdigit() and int(raw) <= MAX_MAL_ID
+        anime = selectors.anime_get(mal_id=int(raw)) if valid else None
         if anime is None:
-            raise NotFound(f"No anime with MAL id {mal_id} in the catalogue.")
+            raise NotFound(f"No anime with MAL id {raw[:40]} in the catalogue.")
         return anime
 
 

@@ -18,6 +18,18 @@ from catalog.models import Anime, Genre, TierThresholds
 from catalog.tiers import TIER_ORDER, Tier
 
 
+class OptionalURLField(serializers.URLField):
+    """A URL, or null where the catalogue has none (an empty string is not a valid URI)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_null", True)
+        kwargs.setdefault("read_only", True)
+        super().__init__(**kwargs)
+
+    def to_representation(self, value: str | None) -> str | None:
+        return value or None
+
+
 class TierSerializer(serializers.Serializer):
     """An anime's tier under the thresholds in force."""
 
@@ -83,6 +95,7 @@ class AnimeListSerializer(_AnimeBaseSerializer):
     """One anime in a list: enough to show a card and follow ``url`` for the full record."""
 
     url = serializers.SerializerMethodField(help_text="This anime's full record in the API.")
+    image_url = OptionalURLField(help_text="Cover image on MyAnimeList's CDN; null when unknown.")
 
     class Meta:
         model = Anime
@@ -114,8 +127,8 @@ class AnimeListSerializer(_AnimeBaseSerializer):
 
 
 class AnimeUrlsSerializer(serializers.Serializer):
-    mal_url = serializers.URLField(help_text="The anime's page on MyAnimeList.")
-    image_url = serializers.URLField(help_text="Cover image on MyAnimeList's CDN (may be empty).")
+    mal_url = OptionalURLField(help_text="The anime's page on MyAnimeList.")
+    image_url = OptionalURLField(help_text="Cover image on MyAnimeList's CDN; null when unknown.")
     site_url = serializers.URLField(help_text="The anime's page on this site.")
     api_url = serializers.URLField(help_text="This record in the API.")
 
@@ -172,15 +185,15 @@ class AnimeDetailSerializer(_AnimeBaseSerializer):
         }
 
     @extend_schema_field(AnimeUrlsSerializer)
-    def get_urls(self, anime: Anime) -> dict[str, str]:
+    def get_urls(self, anime: Anime) -> dict[str, str | None]:
         request = self.context.get("request")
 
         def absolute(path: str) -> str:
             return request.build_absolute_uri(path) if request is not None else path
 
         return {
-            "mal_url": anime.mal_url,
-            "image_url": anime.image_url,
+            "mal_url": anime.mal_url or None,
+            "image_url": anime.image_url or None,
             "site_url": absolute(anime.get_absolute_url()),
             "api_url": absolute(reverse("api-anime-detail", kwargs={"mal_id": anime.mal_id})),
         }

@@ -197,6 +197,25 @@ def test_it_answers_400_naming_the_field_for_bad_filter_values(
     assert get_json(client, f"/api/anime/?{query}", status=400) == {field: [message]}
 
 
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("genre=%25", {"genre": ["Unknown genre '%'. Valid values: "]}),
+        ("genre=%25s%25d", {"genre": ["Unknown genre '%s%d'. Valid values: "]}),
+        ("sort=%25d", {"sort": ["'%d' is not a valid choice. Valid values: "]}),
+        ("type=100%25", {"type": ["'100%' is not a valid choice. Valid values: "]}),
+    ],
+)
+def test_it_answers_400_for_values_with_percent_signs(
+    client: Client, query: str, expected: dict[str, list[str]]
+) -> None:
+    # django-filter's own error translation formats messages with % and crashed on these.
+    body = get_json(client, f"/api/anime/?{query}", status=400)
+    assert list(body) == list(expected)
+    field = next(iter(expected))
+    assert len(body[field]) == 1 and body[field][0].startswith(expected[field][0])
+
+
 def test_it_answers_400_listing_valid_genres_for_an_unknown_genre(client: Client) -> None:
     body = get_json(client, "/api/anime/?genre=Nope&exclude_genre=Action", status=400)
 
@@ -301,6 +320,22 @@ def test_it_gives_no_tier_to_an_unscored_anime(client: Client) -> None:
 
 def test_it_answers_404_json_for_an_unknown_id(client: Client) -> None:
     assert get_json(client, "/api/anime/0/", status=404) == {"detail": "No anime with MAL id 0 in the catalogue."}
+
+
+@pytest.mark.parametrize("mal_id", ["abc", "-1", "5114.0", "99999999999999999999999", "%C3%A9"])
+def test_it_answers_404_json_for_a_malformed_id(client: Client, mal_id: str) -> None:
+    body = get_json(client, f"/api/anime/{mal_id}/", status=404)
+    assert body["detail"].startswith("No anime with MAL id ")
+
+
+def test_it_gives_null_for_a_missing_cover(client: Client) -> None:
+    # Elfen Lied (226) came from a source without a cover URL.
+    assert Anime.objects.get(mal_id=226).image_url == ""
+    body = get_json(client, "/api/anime/226/")
+    assert body["urls"]["image_url"] is None
+    assert body["urls"]["mal_url"] == Anime.objects.get(mal_id=226).mal_url != ""
+    listed = get_json(client, "/api/anime/?type=TV&year_min=2004&year_max=2004&sort=title&page_size=100")
+    assert next(item for item in listed["results"] if item["mal_id"] == 226)["image_url"] is None
 
 
 def test_it_reads_a_detail_in_a_few_queries(client: Client, django_assert_max_num_queries: Any) -> None:
