@@ -6,6 +6,7 @@ from catalog import api
 
 urlpatterns = [
     path("anime/", api.AnimeListView.as_view(), name="api-anime-list"),
-    path("anime/<int:mal_id>/", api.AnimeDetailView.as_view(), name="api-anime-detail"),
+    # str, not int: a malformed id gets the API's JSON 404, not Django's HTML one.
+    path("anime/<str:mal_id>/", api.AnimeDetailView.as_view(), name="api-anime-detail"),
     path("genres/", api.GenreListView.as_view(), name="api-genre-list"),
 ]
