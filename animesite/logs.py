@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from datetime import UTC, datetime
 
 request_id_var: ContextVar[str] = ContextVar("request_id", default="-")
@@ -42,3 +42,38 @@ class JsonFormatter(logging.Formatter):
         if record.stack_info:
             line["stack_info"] = self.formatStack(record.stack_info)
         return json.dumps(line, ensure_ascii=False, default=str)
+
+
+# Celery: a task's log lines carry the id of the web request that queued it (sent along as a
+# message header), else the task's own id. Connected by animesite/celery.py.
+_task_tokens: dict[str, Token[str]] = {}
+
+
+def _carry_request_id(headers: dict[str, object] | None = None, **kwargs: object) -> None:
+    request_id = request_id_var.get()
+    if headers is not None and request_id != "-":
+        headers.setdefault("request_id", request_id)
+
+
+def _task_started(task_id: str | None = None, task: object = None, **kwargs: object) -> None:
+    queued_by = getattr(getattr(task, "request", None), "request_id", None)
+    if task_id:
+        _task_tokens[task_id] = request_id_var.set(str(queued_by or task_id))
+
+
+def _task_finished(task_id: str | None = None, **kwargs: object) -> None:
+    token = _task_tokens.pop(task_id or "", None)
+    if token is not None:
+        # Restores the caller's id (an eager task runs inside the web request).
+        try:
+            request_id_var.reset(token)
+        except ValueError:  # started in another context
+            request_id_var.set("-")
+
+
+def connect_celery_signals() -> None:
+    from celery.signals import before_task_publish, task_postrun, task_prerun
+
+    before_task_publish.connect(_carry_request_id, weak=False)
+    task_prerun.connect(_task_started, weak=False)
+    task_postrun.connect(_task_finished, weak=False)
