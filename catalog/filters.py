@@ -48,10 +48,16 @@ class NameMultipleChoiceField(forms.MultipleChoiceField):
         canonical = set(self._canonical().values())
         unknown = [v for v in value if v not in canonical]
         if unknown:
+            # User input goes in params, never into the message itself: consumers interpolate
+            # ``message % params`` and a literal "%" in a query would otherwise break that.
             raise ValidationError(
-                f"Unknown {self.what} {', '.join(repr(u) for u in unknown)}. "
-                f"Valid values: {', '.join(sorted(canonical))}.",
+                "Unknown %(what)s %(names)s. Valid values: %(valid)s.",
                 code="invalid_choice",
+                params={
+                    "what": self.what,
+                    "names": ", ".join(repr(u) for u in unknown),
+                    "valid": ", ".join(sorted(canonical)),
+                },
             )
 
 
@@ -70,7 +76,11 @@ class CaseInsensitiveChoiceField(django_filters.fields.ChoiceField):
     def validate(self, value: str) -> None:
         if value and not self.valid_value(value):
             valid = ", ".join(str(c) for c, _ in self.choices if c != "")
-            raise ValidationError(f"{value!r} is not a valid choice. Valid values: {valid}.", code="invalid_choice")
+            raise ValidationError(
+                "%(value)s is not a valid choice. Valid values: %(valid)s.",
+                code="invalid_choice",
+                params={"value": repr(value), "valid": valid},
+            )
 
 
 class CaseInsensitiveChoiceFilter(django_filters.ChoiceFilter):
