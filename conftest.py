@@ -49,6 +49,119 @@ def catalog_committed(transactional_db, shared_data: Path) -> None:
         anime_import(paths=[shared_data])
 
 
+# ---------------------------------------------------------------------------- search
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _search_isolation(tmp_path_factory):
+    """Tests never touch var/qdrant: Qdrant's local mode lives in a session temp folder. And
+    writes to anime do not index them in search unless a test asks (``settings.SEARCH_AUTO_INDEX``):
+    embedding the catalogue is done once, by ``catalog_embeddings``."""
+    from django.conf import settings
+
+    from catalog.search.qdrant import qdrant_close
+
+    qdrant_close()
+    settings.QDRANT_URL = ""
+    settings.QDRANT_PATH = tmp_path_factory.mktemp("qdrant")
+    settings.SEARCH_AUTO_INDEX = False
+    yield
+    qdrant_close()
+
+
+@pytest.fixture(scope="session")
+def catalog_embeddings(django_db_setup, django_db_blocker, shared_data: Path) -> list[tuple]:
+    """Embeds the whole catalogue once per session with the configured backend (minilm: a few
+    minutes on 2 cores) and builds the search index from it. Returns a snapshot of the
+    embedding-cache rows, which ``embedding_cache`` puts back after a transactional test flushed
+    the database."""
+    from catalog.models import Anime, EmbeddingCache
+    from catalog.search.index import anime_index
+    from catalog.services import anime_import
+
+    with django_db_blocker.unblock():
+        if Anime.objects.count() == 0:  # a transactional test flushed the database before
+            anime_import(paths=[shared_data])
+        _embedding_cache_restore(_embedding_cache_file_read())
+        anime_index()
+        rows = list(EmbeddingCache.objects.values_list("backend", "model", "dimension", "text_sha256", "vector"))
+        _embedding_cache_file_write(rows)
+        return rows
+
+
+def _embedding_cache_file() -> Path:
+    from django.conf import settings
+
+    return Path(settings.VAR_DIR) / "test-embedding-cache.npz"
+
+
+def _embedding_cache_file_read() -> list[tuple]:
+    """The test sessions' embedding cache kept between runs under var/ (never committed), so only
+    the first session on a machine pays for embedding the catalogue. Rows are keyed by the
+    text's sha256 like the database cache, so a changed text is embedded again."""
+    import numpy as np
+
+    path = _embedding_cache_file()
+    if not path.is_file():
+        return []
+    with np.load(path, allow_pickle=False) as data:
+        keys, blob, offsets = data["keys"], data["blob"], data["offsets"]
+        rows = []
+        for i, key in enumerate(keys):
+            backend, model, dimension, sha = str(key).split("|")
+            rows.append((backend, model, int(dimension), sha, blob[offsets[i] : offsets[i + 1]].tobytes()))
+        return rows
+
+
+def _embedding_cache_file_write(rows: list[tuple]) -> None:
+    import numpy as np
+
+    path = _embedding_cache_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    blobs = [bytes(v) for *_, v in rows]
+    offsets = np.cumsum([0, *[len(b) for b in blobs]])
+    keys = np.array([f"{b}|{m}|{d}|{s}" for b, m, d, s, _ in rows])
+    np.savez(
+        path.with_suffix(".tmp.npz"), keys=keys, blob=np.frombuffer(b"".join(blobs), dtype=np.uint8), offsets=offsets
+    )
+    path.with_suffix(".tmp.npz").replace(path)
+
+
+def _embedding_cache_restore(snapshot: list[tuple]) -> None:
+    from catalog.models import EmbeddingCache
+
+    if EmbeddingCache.objects.count() < len(snapshot):
+        EmbeddingCache.objects.bulk_create(
+            [EmbeddingCache(backend=b, model=m, dimension=d, text_sha256=s, vector=v) for b, m, d, s, v in snapshot],
+            ignore_conflicts=True,
+            batch_size=500,
+        )
+
+
+@pytest.fixture
+def embedding_cache(catalog, catalog_embeddings) -> None:
+    """The real catalogue with every anime's embedding in the cache (``db`` tests)."""
+    _embedding_cache_restore(catalog_embeddings)
+
+
+@pytest.fixture
+def search_index(embedding_cache) -> str:
+    """The real catalogue indexed in search (a session-wide Qdrant local index). Returns the
+    collection name."""
+    from catalog.search.index import collection_name
+
+    return collection_name()
+
+
+@pytest.fixture
+def search_index_committed(catalog_committed, catalog_embeddings) -> str:
+    """``search_index`` for transactional tests (live server, Celery worker)."""
+    from catalog.search.index import collection_name
+
+    _embedding_cache_restore(catalog_embeddings)
+    return collection_name()
+
+
 @pytest.fixture(autouse=True)
 def _throttle_counters_reset() -> None:
     """API throttles count requests per client address in the cache, and every test client is

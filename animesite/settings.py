@@ -195,6 +195,9 @@ EMBEDDING_BACKEND = env_choice("EMBEDDING_BACKEND", "minilm", ("minilm", "gemini
 GEMINI_EMBEDDING_MODEL = env_str("GEMINI_EMBEDDING_MODEL", "gemini-embedding-001")
 GEMINI_EMBEDDING_DIMENSION = env_int("GEMINI_EMBEDDING_DIMENSION", 768, minimum=1, maximum=3072)
 GEMINI_RETRIES = env_int("GEMINI_RETRIES", 4, minimum=1)
+# Index anime in search when they are created or changed (off in the test session until a test
+# or the search_index fixture needs it).
+SEARCH_AUTO_INDEX = env_bool("SEARCH_AUTO_INDEX", True)
 
 CATALOG_MIN_MEMBERS = env_int("CATALOG_MIN_MEMBERS", 100_000, minimum=0)
 CATALOG_DATA_DIR = Path(env_str("CATALOG_DATA_DIR", str(BASE_DIR.parent / "shared" / "data")))

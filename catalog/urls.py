@@ -3,10 +3,12 @@ from __future__ import annotations
 from django.urls import path
 
 from catalog import views
+from catalog.search import views as search_views
 
 app_name = "catalog"
 urlpatterns = [
     path("", views.home, name="home"),
     path("anime/", views.anime_list, name="anime-list"),
     path("anime/<int:mal_id>/", views.anime_detail, name="anime-detail"),
+    path("search/", search_views.search_page, name="search"),
 ]

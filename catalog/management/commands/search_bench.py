@@ -1,0 +1,184 @@
+from __future__ import annotations
+
+import json
+import tempfile
+import threading
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.servers.basehttp import ThreadedWSGIServer, WSGIRequestHandler
+from django.core.wsgi import get_wsgi_application
+
+from catalog.filters import AnimeCriteria
+from catalog.models import Anime
+from catalog.search.documents import anime_document_text
+from catalog.search.embeddings import get_embedder
+from catalog.search.index import anime_index
+from catalog.search.keywords import query_sparse
+from catalog.search.qdrant import qdrant_close
+from catalog.search.service import criteria_filter, search_anime, vector_query
+
+FILTER = AnimeCriteria(genres=["Action"], year_min=2000)
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def timed(fn: Callable[[], Any]) -> float:
+    start = time.perf_counter()
+    fn()
+    return (time.perf_counter() - start) * 1000
+
+
+class QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+class Command(BaseCommand):
+    help = (
+        "Speed benchmark of search: p50/p95 of query embedding, vector query (unfiltered and "
+        "filtered), the service call and HTTP /api/search/ with one client; 8 concurrent clients; "
+        "full index time against bare embedding time; re-index with nothing changed."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--queries", type=Path, default=settings.BASE_DIR.parent / "shared" / "eval" / "search_queries_dev.jsonl"
+        )
+        parser.add_argument("--rounds", type=int, default=3, help="passes over the queries per measurement")
+        parser.add_argument("--port", type=int, default=8121)
+        parser.add_argument("--clients", type=int, default=8)
+        parser.add_argument("--skip-index", action="store_true", help="skip the (minutes long) full index timing")
+        parser.add_argument("--json", action="store_true")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        path: Path = options["queries"]
+        if not path.is_file():
+            raise CommandError(f"{path} is not a file")
+        queries = [json.loads(line)["query"] for line in path.read_text().splitlines() if line.strip()]
+        rounds = max(1, options["rounds"])
+        embedder = get_embedder()
+        report: dict[str, Any] = {"backend": embedder.name, "queries": len(queries), "rounds": rounds}
+        # Warm up: model session, Qdrant storage, title index, DB connection.
+        for query in queries[:5]:
+            search_anime(query)
+
+        def measure(name: str, fn: Callable[[str], Any]) -> None:
+            samples = [timed(lambda q=q: fn(q)) for _ in range(rounds) for q in queries]
+            report[name] = {"p50_ms": round(percentile(samples, 50), 2), "p95_ms": round(percentile(samples, 95), 2)}
+            self._line(name, report[name])
+
+        vectors = {q: embedder.embed_query(q) for q in queries}
+        sparse = {q: query_sparse(q) for q in queries}
+        filtered = criteria_filter(FILTER)
+        measure("query_embedding", embedder.embed_query)
+        measure("vector_query", lambda q: vector_query(dense=vectors[q], sparse=sparse[q], query_filter=None))
+        measure(
+            "vector_query_filtered", lambda q: vector_query(dense=vectors[q], sparse=sparse[q], query_filter=filtered)
+        )
+        measure("service", lambda q: search_anime(q))
+        measure("service_filtered", lambda q: search_anime(q, criteria=FILTER))
+
+        server = ThreadedWSGIServer(("127.0.0.1", options["port"]), QuietHandler)
+        server.set_app(get_wsgi_application())
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        base = f"http://127.0.0.1:{options['port']}/api/search/?"
+
+        def http(q: str) -> None:
+            with urllib.request.urlopen(base + urllib.parse.urlencode({"q": q}), timeout=30) as response:
+                if response.status != 200:
+                    raise CommandError(f"HTTP {response.status}")
+                response.read()
+
+        try:
+            measure("http_one_client", http)
+            samples: list[float] = []
+            lock = threading.Lock()
+            work = [q for _ in range(rounds) for q in queries]
+
+            def client(part: list[str]) -> None:
+                for q in part:
+                    elapsed = timed(lambda q=q: http(q))
+                    with lock:
+                        samples.append(elapsed)
+
+            clients = options["clients"]
+            started = time.perf_counter()
+            with ThreadPoolExecutor(clients) as pool:
+                list(pool.map(client, [work[i::clients] for i in range(clients)]))
+            wall = time.perf_counter() - started
+            report[f"http_{clients}_clients"] = {
+                "requests_per_s": round(len(samples) / wall, 1),
+                "p50_ms": round(percentile(samples, 50), 2),
+                "p95_ms": round(percentile(samples, 95), 2),
+            }
+            self._line(f"http_{clients}_clients", report[f"http_{clients}_clients"])
+        finally:
+            server.shutdown()
+            server.server_close()
+
+        embed_p50 = report["query_embedding"]["p50_ms"]
+        budget = 1.5 * (embed_p50 + report["vector_query"]["p50_ms"])
+        report["http_budget_ms"] = round(budget, 2)
+        self.stdout.write(
+            f"HTTP p50 {report['http_one_client']['p50_ms']:.1f} ms vs budget 1.5 x (embed + vector) = {budget:.1f} ms"
+        )
+
+        started = time.perf_counter()
+        stats = anime_index()
+        report["reindex_unchanged_s"] = round(time.perf_counter() - started, 2)
+        self.stdout.write(
+            f"re-index with nothing changed: {report['reindex_unchanged_s']:.2f} s ({stats.indexed} re-indexed)"
+        )
+
+        if not options["skip_index"]:
+            report.update(self._index_timing())
+        if options["json"]:
+            self.stdout.write(json.dumps(report))
+
+    def _index_timing(self) -> dict[str, float]:
+        """Full index into a scratch local Qdrant with a cold embedding path, against embedding
+        the same texts bare."""
+        embedder = get_embedder()
+        anime = list(Anime.objects.prefetch_related("genres").order_by("mal_id"))
+        texts = [anime_document_text(a) for a in anime]
+        started = time.perf_counter()
+        embedder.embed_documents(texts)
+        bare = time.perf_counter() - started
+        self.stdout.write(f"bare embedding of {len(texts):,} documents: {bare:.1f} s ({len(texts) / bare:.1f} docs/s)")
+        saved = (settings.QDRANT_URL, settings.QDRANT_PATH)
+        with tempfile.TemporaryDirectory() as scratch:
+            qdrant_close()
+            settings.QDRANT_URL, settings.QDRANT_PATH = "", Path(scratch)
+            try:
+                stats = anime_index(rebuild=True, use_cache=False)
+            finally:
+                qdrant_close()
+                settings.QDRANT_URL, settings.QDRANT_PATH = saved
+        ratio = stats.seconds / bare
+        self.stdout.write(
+            f"full index of {stats.indexed:,} anime: {stats.seconds:.1f} s ({stats.indexed / stats.seconds:.1f} docs/s) "
+            f"= {ratio:.2f} x bare embedding"
+        )
+        return {
+            "bare_embedding_s": round(bare, 1),
+            "full_index_s": round(stats.seconds, 1),
+            "index_over_embedding": round(ratio, 3),
+        }
+
+    def _line(self, name: str, values: dict[str, float]) -> None:
+        self.stdout.write(f"{name:<24} " + "  ".join(f"{k} {v}" for k, v in values.items()))

@@ -1,0 +1,203 @@
+"""Search API: ``GET /api/search/`` and ``GET /api/anime/<mal_id>/similar/``.
+
+Same parameters as the page (and the browse filters); bad values answer 400 with the field's
+name and the valid values; a missing index answers 503, never 500."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from catalog import selectors
+from catalog.api import ANIME_LIST_PARAMETERS
+from catalog.search.forms import FILTER_NAMES, search_request_parse
+from catalog.search.service import (
+    MAX_LIMIT,
+    MAX_QUERY_LENGTH,
+    MODES,
+    SearchHit,
+    SearchUnavailable,
+    search_anime,
+    similar_anime,
+)
+from catalog.serializers import AnimeListSerializer
+
+SIMILAR_LIMIT = 12
+
+
+class RelatedSerializer(serializers.Serializer):
+    mal_id = serializers.IntegerField()
+    title = serializers.CharField()
+    year = serializers.IntegerField(allow_null=True)
+    type = serializers.CharField()
+
+
+class SearchHitSerializer(serializers.Serializer):
+    rank = serializers.IntegerField(help_text="1 for the best match.")
+    score = serializers.FloatField(help_text="Fused relevance (reciprocal-rank fusion; only the order matters).")
+    title_match = serializers.BooleanField(help_text="The query names one of this anime's titles.")
+    snippet = serializers.CharField(help_text="The synopsis sentence closest to the query (plain text).")
+    related = RelatedSerializer(many=True, help_text="Other anime of the same franchise folded into this hit.")
+    anime = AnimeListSerializer()
+
+
+class SearchResponseSerializer(serializers.Serializer):
+    query = serializers.CharField()
+    mode = serializers.ChoiceField(choices=MODES)
+    fold = serializers.BooleanField()
+    count = serializers.IntegerField()
+    results = SearchHitSerializer(many=True)
+
+
+SEARCH_ERRORS = inline_serializer(
+    name="SearchError",
+    fields={
+        name: serializers.ListField(child=serializers.CharField(), required=False)
+        for name in ("q", "mode", "limit", "fold", *FILTER_NAMES)
+    },
+)
+UNAVAILABLE = inline_serializer(name="SearchUnavailable", fields={"detail": serializers.CharField()})
+SEARCH_PARAMETERS = [
+    OpenApiParameter(
+        "q",
+        str,
+        required=True,
+        description=f"A title or a description of the plot (1-{MAX_QUERY_LENGTH:,} characters).",
+    ),
+    OpenApiParameter(
+        "mode",
+        str,
+        enum=list(MODES),
+        description="Ranking: `hybrid` (default), `dense` (embeddings only) or `sparse` (keywords only).",
+    ),
+    OpenApiParameter("limit", int, description=f"Number of results (1-{MAX_LIMIT}, default 10)."),
+    OpenApiParameter(
+        "fold",
+        OpenApiTypes.BOOL,
+        description="One result per franchise, the others listed in `related` (default true).",
+    ),
+    OpenApiParameter(
+        "genre",
+        str,
+        many=True,
+        description="Genre, theme or demographic name; repeatable, all must match (see /api/genres/).",
+    ),
+    OpenApiParameter("exclude_genre", str, many=True, description="Hide anime with any of these names; repeatable."),
+    *[p for p in ANIME_LIST_PARAMETERS if p.name not in ("sort", "page", "page_size")],
+]
+
+
+def hit_data(rank: int, hit: SearchHit, context: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "rank": rank,
+        "score": round(hit.score, 6),
+        "title_match": hit.title_match,
+        "snippet": hit.snippet,
+        "related": [{"mal_id": a.mal_id, "title": a.title, "year": a.year, "type": a.type} for a in hit.related],
+        "anime": AnimeListSerializer(hit.anime, context=context).data,
+    }
+
+
+class SearchView(APIView):
+    # Embedding a query costs CPU: a tighter rate than the API default (SEARCH_THROTTLE_RATE).
+    throttle_scope = "search"
+
+    @extend_schema(
+        summary="Search anime by title or plot",
+        description=(
+            "Hybrid search (embeddings + BM25 keywords, reciprocal-rank fusion) over the catalogue. "
+            "A query naming a title ranks that anime first. The browse filters apply inside the "
+            "index, so `limit` results come back whenever that many match."
+        ),
+        parameters=SEARCH_PARAMETERS,
+        responses={
+            200: SearchResponseSerializer,
+            400: OpenApiResponse(SEARCH_ERRORS, "Bad parameter values, by parameter name."),
+            503: OpenApiResponse(UNAVAILABLE, "The search index is not built or Qdrant is unreachable."),
+        },
+    )
+    def get(self, request: Request) -> Response:
+        parsed, errors, _ = search_request_parse(request.query_params)
+        if parsed is None:
+            raise ValidationError(errors)
+        try:
+            results = search_anime(
+                parsed.q, criteria=parsed.criteria, limit=parsed.limit, mode=parsed.mode, fold_franchises=parsed.fold
+            )
+        except SearchUnavailable as exc:
+            return Response({"detail": f"Search is unavailable: {exc}"}, status=503)
+        context = {"request": request, "thresholds": selectors.tier_thresholds_in_force()}
+        return Response(
+            {
+                "query": results.query,
+                "mode": results.mode,
+                "fold": results.fold,
+                "count": len(results.hits),
+                "results": [hit_data(rank, hit, context) for rank, hit in enumerate(results.hits, 1)],
+            }
+        )
+
+
+class SimilarResponseSerializer(serializers.Serializer):
+    mal_id = serializers.IntegerField()
+    count = serializers.IntegerField()
+    results = inline_serializer(
+        name="SimilarHit",
+        fields={"rank": serializers.IntegerField(), "score": serializers.FloatField(), "anime": AnimeListSerializer()},
+        many=True,
+    )
+
+
+class SimilarView(APIView):
+    @extend_schema(
+        summary="Anime similar to this one",
+        description="The nearest anime by synopsis embedding, outside this anime's own franchise, one per franchise.",
+        parameters=[
+            OpenApiParameter("limit", int, description=f"Number of results (1-{MAX_LIMIT}, default {SIMILAR_LIMIT}).")
+        ],
+        responses={
+            200: SimilarResponseSerializer,
+            400: OpenApiResponse(SEARCH_ERRORS, "Bad `limit`."),
+            404: OpenApiResponse(inline_serializer(name="SimilarNotFound", fields={"detail": serializers.CharField()})),
+            503: OpenApiResponse(UNAVAILABLE, "The search index is not built or Qdrant is unreachable."),
+        },
+    )
+    def get(self, request: Request, mal_id: int) -> Response:
+        anime = selectors.anime_get(mal_id=mal_id)
+        if anime is None:
+            raise NotFound(f"No anime with MyAnimeList id {mal_id} in the catalogue.")
+        raw = request.query_params.get("limit", "").strip()
+        limit = SIMILAR_LIMIT
+        if raw:
+            try:
+                limit = int(raw)
+                if not 1 <= limit <= MAX_LIMIT:
+                    raise ValueError
+            except ValueError:
+                raise ValidationError({"limit": [f"Must be a whole number from 1 to {MAX_LIMIT}."]}) from None
+        try:
+            hits = similar_anime(anime, limit=limit)
+        except SearchUnavailable as exc:
+            return Response({"detail": f"Search is unavailable: {exc}"}, status=503)
+        context = {"request": request, "thresholds": selectors.tier_thresholds_in_force()}
+        return Response(
+            {
+                "mal_id": mal_id,
+                "count": len(hits),
+                "results": [
+                    {
+                        "rank": rank,
+                        "score": round(hit.score, 6),
+                        "anime": AnimeListSerializer(hit.anime, context=context).data,
+                    }
+                    for rank, hit in enumerate(hits, 1)
+                ],
+            }
+        )

@@ -1,0 +1,87 @@
+"""Reading a search request (page, API): ``q``, ``mode``, ``limit``, ``fold`` and the browse
+page's filters (through ``catalog.filters.AnimeFilter``, so the names and messages are the same)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django import forms
+from django.http import QueryDict
+
+from catalog.filters import AnimeCriteria, AnimeFilter
+from catalog.models import Anime
+from catalog.search.service import MAX_LIMIT, MAX_QUERY_LENGTH, MODES
+
+FILTER_NAMES = ("genre", "exclude_genre", "type", "year_min", "year_max", "score_min", "score_max", "tier")
+
+
+class SearchForm(forms.Form):
+    q = forms.CharField(
+        max_length=MAX_QUERY_LENGTH,
+        strip=True,
+        error_messages={
+            "required": "Type what you are looking for: a title or a description of the plot (1 to 1,000 characters).",
+            "max_length": f"At most {MAX_QUERY_LENGTH:,} characters (you sent %(show_value)d).",
+        },
+    )
+    mode = forms.ChoiceField(
+        choices=[(m, m) for m in MODES],
+        required=False,
+        error_messages={"invalid_choice": f"%(value)r is not a mode. Valid values: {', '.join(MODES)}."},
+    )
+    limit = forms.IntegerField(
+        min_value=1,
+        max_value=MAX_LIMIT,
+        required=False,
+        error_messages={
+            key: f"Must be a whole number from 1 to {MAX_LIMIT}." for key in ("invalid", "min_value", "max_value")
+        },
+    )
+    fold = forms.TypedChoiceField(
+        choices=[("1", "1"), ("0", "0"), ("true", "true"), ("false", "false")],
+        required=False,
+        coerce=lambda v: v in ("1", "true"),
+        empty_value=None,
+        error_messages={"invalid_choice": "%(value)r is not valid. Valid values: 1, 0, true, false."},
+    )
+
+
+@dataclass(frozen=True)
+class SearchRequest:
+    q: str
+    mode: str
+    limit: int
+    fold: bool
+    criteria: AnimeCriteria
+
+
+def search_request_parse(
+    params: QueryDict, *, default_limit: int = 10
+) -> tuple[SearchRequest | None, dict[str, list[str]], AnimeFilter]:
+    """The validated request, or None and the errors by parameter name."""
+    form = SearchForm(params)
+    filter_data = QueryDict(mutable=True)
+    for name in FILTER_NAMES:
+        values = [v for v in params.getlist(name) if v.strip()]
+        if values:
+            filter_data.setlist(name, values)
+    filterset = AnimeFilter(filter_data, queryset=Anime.objects.none())
+    errors: dict[str, list[str]] = {}
+    form_ok = form.is_valid()
+    filters_ok = filterset.is_valid()
+    if not form_ok:
+        errors.update({name: list(messages) for name, messages in form.errors.items()})
+    if not filters_ok:
+        errors.update({name: list(messages) for name, messages in filterset.errors.items()})
+    if errors:
+        return None, errors, filterset
+    data = form.cleaned_data
+    fold = data.get("fold")
+    request = SearchRequest(
+        q=data["q"],
+        mode=data.get("mode") or "hybrid",
+        limit=data.get("limit") or default_limit,
+        fold=True if fold is None else fold,
+        criteria=filterset.criteria(),
+    )
+    return request, {}, filterset

@@ -1,0 +1,146 @@
+"""The index follows the catalogue: writes enqueue ``anime_index_batch`` on commit; a real
+Celery worker on the local Redis indexes new anime."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from django.conf import settings as django_settings
+
+from catalog.models import Anime
+from catalog.records import AnimeRecord
+from catalog.search import freshness
+from catalog.search.index import anime_index
+from catalog.search.qdrant import qdrant_client
+from catalog.search.service import search_anime
+from catalog.services import anime_upsert
+
+NEW_ID = 990_001
+NEW_SYNOPSIS = (
+    "A retired lighthouse keeper trains a colony of octopuses to play chess, and together they "
+    "challenge the grandmasters of a stormy fishing island."
+)
+
+
+def _record(mal_id: int = NEW_ID, synopsis: str = NEW_SYNOPSIS) -> AnimeRecord:
+    return AnimeRecord(
+        mal_id=mal_id,
+        fields={
+            "title": "Tako no Shougi",
+            "type": "TV",
+            "year": 2024,
+            "synopsis": synopsis,
+            "members": 123_456,
+            "score": 7.5,
+        },
+        genres=[("Comedy", "genre")],
+        source="test",
+    )
+
+
+def _drop_from_index(mal_id: int) -> None:
+    # The index outlives the test's transaction.
+    Anime.objects.filter(mal_id=mal_id).delete()
+    anime_index([mal_id])
+
+
+class _Spy:
+    def __init__(self) -> None:
+        self.batches: list[list[int]] = []
+
+    def delay(self, ids: list[int]) -> None:
+        self.batches.append(list(ids))
+
+
+@pytest.fixture
+def spy(monkeypatch, settings) -> _Spy:
+    from catalog import tasks
+
+    settings.SEARCH_AUTO_INDEX = True
+    spy = _Spy()
+    monkeypatch.setattr(tasks, "anime_index_batch", spy)
+    return spy
+
+
+def test_it_enqueues_a_created_anime_after_commit(catalog, spy: _Spy, django_capture_on_commit_callbacks) -> None:
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        anime_upsert(record=_record())
+        assert spy.batches == []  # nothing before the commit
+    assert len(callbacks) == 1
+    assert spy.batches == [[NEW_ID]]
+
+
+def test_it_enqueues_only_changes_to_indexed_fields(catalog, spy: _Spy, django_capture_on_commit_callbacks) -> None:
+    anime = Anime.objects.get(mal_id=1535)
+    unindexed = AnimeRecord(mal_id=1535, fields={"episodes": (anime.episodes or 0) + 1}, source=anime.provenance)
+    with django_capture_on_commit_callbacks(execute=True):
+        anime_upsert(record=unindexed)
+    assert spy.batches == []
+    indexed = AnimeRecord(mal_id=1535, fields={"synopsis": anime.synopsis + " New."}, source=anime.provenance)
+    with django_capture_on_commit_callbacks(execute=True):
+        anime_upsert(record=indexed)
+    assert spy.batches == [[1535]]
+
+
+def test_it_batches_many_ids_into_few_tasks(spy: _Spy, django_capture_on_commit_callbacks, db) -> None:
+    with django_capture_on_commit_callbacks(execute=True):
+        freshness.index_on_commit(range(1, 451))
+    assert [len(b) for b in spy.batches] == [200, 200, 50]
+    assert spy.batches[0][0] == 1 and spy.batches[-1][-1] == 450
+
+
+def test_it_indexes_eagerly_without_a_broker(search_index: str, settings, django_capture_on_commit_callbacks) -> None:
+    settings.SEARCH_AUTO_INDEX = True
+    assert django_settings.CELERY_TASK_ALWAYS_EAGER
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            anime_upsert(record=_record())
+        assert search_anime("octopus chess lighthouse keeper", limit=3).hits[0].anime.mal_id == NEW_ID
+    finally:
+        _drop_from_index(NEW_ID)
+    assert qdrant_client().retrieve(search_index, ids=[NEW_ID]) == []
+
+
+@pytest.mark.slow
+def test_it_indexes_new_anime_with_a_real_celery_worker(search_index_committed: str, settings) -> None:
+    """A real worker (celery's test worker, in a thread of this process so it shares Qdrant's
+    local storage) consumes ``anime_index_batch`` from Redis."""
+    from celery.contrib.testing.worker import start_worker
+
+    from animesite.celery import app
+
+    broker = "redis://127.0.0.1:6379/5"
+    settings.SEARCH_AUTO_INDEX = True
+    saved = {key: app.conf[key] for key in ("broker_url", "task_always_eager")}
+    app.conf.update(broker_url=broker, task_always_eager=False)
+    mal_id = NEW_ID + 1
+    try:
+        with app.connection_for_write() as connection:
+            connection.default_channel.client.flushdb()  # this test's own Redis db
+        with start_worker(
+            app, pool="solo", concurrency=1, perform_ping_check=False, shutdown_timeout=30, loglevel="INFO"
+        ):
+            anime_upsert(record=_record(mal_id=mal_id))  # autocommit: enqueued at once
+            deadline = time.monotonic() + 40
+            found = False
+            while time.monotonic() < deadline and not found:
+                hits = search_anime("octopus chess lighthouse keeper", limit=3).hits
+                found = bool(hits) and hits[0].anime.mal_id == mal_id
+                if not found:
+                    time.sleep(0.5)
+            assert found, "the worker did not index the new anime within 120 s"
+    finally:
+        app.conf.update(saved)
+        _drop_from_index(mal_id)
+
+
+def test_it_reindexes_the_admin_selection(catalog, spy: _Spy, admin_client) -> None:
+    response = admin_client.post(
+        "/admin/catalog/anime/",
+        {"action": "reindex_in_search", "_selected_action": ["1535", "5114", "52991"]},
+        follow=True,
+    )
+    assert response.status_code == 200
+    assert spy.batches == [[1535, 5114, 52991]]
+    assert "Re-indexing 3 anime in search (1 task of at most 200)." in response.content.decode()

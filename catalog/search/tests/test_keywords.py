@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from catalog.search.keywords import document_sparse, keyword_tokens, query_sparse, stem, token_id
+
+
+def test_it_tokenizes_folding_accents_stop_words_and_plurals() -> None:
+    assert keyword_tokens("The Giants eat PEOPLE behind the walls of Shiganshina, Ōtsuki") == [
+        "giant",
+        "eat",
+        "people",
+        "behind",
+        "wall",
+        "shiganshina",
+        "otsuki",
+    ]
+    assert [stem(w) for w in ("kills", "killing", "killed", "stories", "running", "bus", "is")] == [
+        "kill",
+        "kill",
+        "kill",
+        "story",
+        "run",
+        "bus",
+        "is",
+    ]
+
+
+def test_it_hashes_tokens_with_a_stable_crc32() -> None:
+    # Fixed values: a salted hash() would differ between processes.
+    assert token_id("frieren") == 1322219493
+    assert token_id("titan") == 155901870
+
+
+def test_it_gives_the_same_sparse_vectors_in_another_process() -> None:
+    text = "Humanity hides behind enormous walls from giants that eat people."
+    code = (
+        "import json, sys; from catalog.search.keywords import document_sparse, query_sparse; "
+        f"print(json.dumps([document_sparse({text!r}), query_sparse({text!r})]))"
+    )
+    env = {"PYTHONHASHSEED": "12345", "PATH": "/usr/bin:/bin"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env, cwd=".")
+    other_document, other_query = json.loads(out.stdout)
+    document = document_sparse(text)
+    assert [list(document[0]), [round(v, 9) for v in document[1]]] == [
+        other_document[0],
+        [round(v, 9) for v in other_document[1]],
+    ]
+    assert [list(x) for x in query_sparse(text)] == other_query
+
+
+def test_it_weighs_repeated_terms_with_bm25_saturation() -> None:
+    indices, values = document_sparse("titan titan titan wall")
+    weights = dict(zip(indices, values, strict=True))
+    assert weights[token_id("titan")] > weights[token_id("wall")]
+    assert weights[token_id("titan")] < 3 * weights[token_id("wall")]

@@ -1,0 +1,175 @@
+"""Title matching: main, English, Japanese titles and synonyms, tolerant of small typos.
+
+An in-memory index built once per process from the database (and rebuilt when the catalogue
+changes): title tokens -> titles, plus a trigram index of the token vocabulary to find the
+tokens a misspelt query word was meant to be. It also holds the keyword document frequencies
+that snippets use to weigh query words.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import threading
+from collections import defaultdict
+from dataclasses import dataclass
+
+from django.db.models import Count, Max
+
+from catalog.models import Anime
+from catalog.search.documents import anime_titles, clean_synopsis
+from catalog.search.keywords import fold, keyword_tokens
+
+_WORD = re.compile(r"[a-z0-9]+")
+# A query longer than this is a description, not a title, unless it is a whole title.
+MAX_PARTIAL_TOKENS = 6
+# How close a misspelt word must be to a title word (1 - edit distance / longer length):
+# "sosou" ~ "sousou" 0.83, "frieran" ~ "frieren" 0.86, "kyojin" vs "kaijin" 0.67 stays apart.
+FUZZY_RATIO = 0.8
+MIN_COVERAGE = 0.25
+
+
+def title_tokens(text: str) -> tuple[str, ...]:
+    return tuple(_WORD.findall(fold(text)))
+
+
+def similarity(a: str, b: str) -> float:
+    """1 - Levenshtein distance / the longer length."""
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        current = [i]
+        for j, cb in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
+        previous = current
+    return 1.0 - previous[-1] / max(len(a), len(b), 1)
+
+
+def _trigrams(token: str) -> set[str]:
+    padded = f"  {token} "
+    return {padded[i : i + 3] for i in range(len(padded) - 2)}
+
+
+@dataclass(frozen=True)
+class TitleMatch:
+    mal_id: int
+    title: str
+    quality: float  # 0..1: share of the title the query covers, typos discounted
+    exact: bool
+
+
+class TitleIndex:
+    def __init__(self) -> None:
+        self.titles: list[tuple[int, str, tuple[str, ...]]] = []
+        self.members: dict[int, int] = {}
+        self.by_token: dict[str, set[int]] = defaultdict(set)
+        self.by_trigram: dict[str, set[str]] = defaultdict(set)
+        self.exact: dict[tuple[str, ...], set[int]] = defaultdict(set)
+        self.document_frequency: dict[str, int] = defaultdict(int)
+        self.documents = 0
+
+    @classmethod
+    def build(cls) -> TitleIndex:
+        index = cls()
+        rows = Anime.objects.only(
+            "mal_id", "title", "title_english", "title_japanese", "title_synonyms", "members", "synopsis"
+        )
+        for anime in rows.iterator(chunk_size=500):
+            index.members[anime.mal_id] = anime.members or 0
+            for title in anime_titles(anime):
+                tokens = title_tokens(title)
+                if not tokens:
+                    continue
+                position = len(index.titles)
+                index.titles.append((anime.mal_id, title, tokens))
+                index.exact[tokens].add(position)
+                for token in set(tokens):
+                    index.by_token[token].add(position)
+            index.documents += 1
+            for token in set(keyword_tokens(clean_synopsis(anime.synopsis))):
+                index.document_frequency[token] += 1
+        for token in index.by_token:
+            for gram in _trigrams(token):
+                index.by_trigram[gram].add(token)
+        return index
+
+    def idf(self, token: str) -> float:
+        df = self.document_frequency.get(token, 0)
+        return math.log(1 + (self.documents - df + 0.5) / (df + 0.5))
+
+    def _close_tokens(self, token: str) -> dict[str, float]:
+        """Title words equal or close to ``token`` -> similarity (1.0 for equal)."""
+        if token in self.by_token:
+            return {token: 1.0}
+        if len(token) < 4:
+            return {}
+        grams = _trigrams(token)
+        shared: dict[str, int] = defaultdict(int)
+        for gram in grams:
+            for candidate in self.by_trigram.get(gram, ()):
+                shared[candidate] += 1
+        close: dict[str, float] = {}
+        for candidate, count in shared.items():
+            if count * 2 < len(grams) or abs(len(candidate) - len(token)) > 2:
+                continue
+            ratio = similarity(token, candidate)
+            if ratio >= FUZZY_RATIO:
+                close[candidate] = ratio
+        return close
+
+    def match(self, query: str, *, limit: int = 5) -> list[TitleMatch]:
+        tokens = title_tokens(query)
+        if not tokens:
+            return []
+        best: dict[int, TitleMatch] = {}
+
+        def keep(match: TitleMatch) -> None:
+            current = best.get(match.mal_id)
+            if current is None or match.quality > current.quality:
+                best[match.mal_id] = match
+
+        for position in self.exact.get(tokens, ()):
+            mal_id, title, _ = self.titles[position]
+            keep(TitleMatch(mal_id, title, 1.0, True))
+        if len(tokens) <= MAX_PARTIAL_TOKENS and any(len(t) >= 4 for t in tokens):
+            per_token = [self._close_tokens(t) for t in tokens]
+            if all(per_token):
+                candidates: set[int] | None = None
+                for close in per_token:
+                    positions = set().union(*(self.by_token[c] for c in close))
+                    candidates = positions if candidates is None else candidates & positions
+                for position in candidates or ():
+                    mal_id, title, title_toks = self.titles[position]
+                    closeness = sum(max(close.values()) for close in per_token) / len(tokens)
+                    coverage = min(1.0, len(tokens) / len(title_toks)) * closeness
+                    if coverage >= MIN_COVERAGE:
+                        keep(TitleMatch(mal_id, title, coverage, coverage >= 1.0))
+        ranked = sorted(best.values(), key=lambda m: (-m.quality, -self.members.get(m.mal_id, 0), m.mal_id))
+        return ranked[:limit]
+
+
+_lock = threading.Lock()
+_index: TitleIndex | None = None
+_version: tuple[object, ...] | None = None
+
+
+def catalogue_version() -> tuple[object, ...]:
+    row = Anime.objects.aggregate(n=Count("mal_id"), latest=Max("updated_at"))
+    return (row["n"], row["latest"])
+
+
+def title_index() -> TitleIndex:
+    """The process's title index, rebuilt when an anime was added, changed or removed."""
+    global _index, _version
+    version = catalogue_version()
+    with _lock:
+        if _index is None or version != _version:
+            _index = TitleIndex.build()
+            _version = version
+        return _index
+
+
+def title_index_reset() -> None:
+    global _index, _version
+    with _lock:
+        _index = None
+        _version = None

@@ -1,0 +1,20 @@
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(name="catalog.tasks.anime_index_batch", acks_late=True, max_retries=3, default_retry_delay=10)
+def anime_index_batch(mal_ids: list[int]) -> dict[str, int]:
+    """(Re-)index these anime in search. Idempotent: unchanged anime are skipped, removed ones
+    are dropped from the index, embeddings come from the cache when the text was seen before."""
+    from catalog.search.index import anime_index
+
+    # In a worker with Qdrant's local mode, release the storage lock after the batch so the
+    # process that serves searches can open it (with QDRANT_URL this is a no-op).
+    stats = anime_index([int(i) for i in mal_ids], release=True)
+    logger.info("indexed %s, unchanged %s, removed %s", stats.indexed, stats.unchanged, stats.deleted)
+    return {"indexed": stats.indexed, "unchanged": stats.unchanged, "deleted": stats.deleted}

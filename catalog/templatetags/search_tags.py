@@ -1,0 +1,28 @@
+"""``{% similar_anime anime %}``: the "More like this" section of the detail page."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django import template
+
+from catalog.models import Anime
+from catalog.search.service import SearchUnavailable
+from catalog.search.service import similar_anime as similar_anime_search
+
+logger = logging.getLogger(__name__)
+register = template.Library()
+
+SIMILAR_ON_PAGE = 6
+
+
+@register.inclusion_tag("catalog/similar_anime.html")
+def similar_anime(anime: Anime) -> dict[str, Any]:
+    try:
+        hits = similar_anime_search(anime, limit=SIMILAR_ON_PAGE)
+        unavailable = False
+    except SearchUnavailable as exc:
+        logger.warning("similar anime unavailable for %s: %s", anime.mal_id, exc)
+        hits, unavailable = [], True
+    return {"anime": anime, "hits": hits, "unavailable": unavailable}
