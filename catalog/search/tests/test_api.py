@@ -75,7 +75,7 @@ def test_it_lists_similar_anime_outside_the_franchise(search_index: str, client:
 
 
 def test_it_answers_404_and_400_for_similar(catalog, client: Client) -> None:
-    assert client.get("/api/anime/1/similar/").status_code == 404
+    assert client.get("/api/anime/999999999/similar/").status_code == 404
     response = client.get("/api/anime/5114/similar/", {"limit": "x"})
     assert response.status_code == 400
     assert "limit" in response.json()
