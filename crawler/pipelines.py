@@ -18,7 +18,7 @@ from dataclasses import asdict
 from typing import Any
 
 from asgiref.sync import sync_to_async
-from django.db import IntegrityError, close_old_connections
+from django.db import IntegrityError, close_old_connections, connection
 from django.utils import timezone
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
@@ -44,7 +44,16 @@ def record_for(item: Any) -> AnimeRecord:
     raise RecordError("unknown item", type(item).__name__)
 
 
+def _recycle_connection() -> None:
+    """What Django does around each request: drop a connection that broke or outlived
+    CONN_MAX_AGE, so an hours-long crawl survives a database restart. (Not inside an atomic
+    block: the tests run the pipeline inside their transaction.)"""
+    if not connection.in_atomic_block:
+        close_old_connections()
+
+
 def _store(records: list[AnimeRecord], cutoffs: Cutoffs | None) -> list[UpsertResult]:
+    _recycle_connection()
     # Indexing is handed over once at the end of the crawl (like import_anime), not per batch.
     try:
         return anime_upsert_many(records=records, cutoffs=cutoffs, index=False)
@@ -56,7 +65,7 @@ def _store(records: list[AnimeRecord], cutoffs: Cutoffs | None) -> list[UpsertRe
 
 def _index(mal_ids: list[int]) -> None:
     index_on_commit(mal_ids)
-    close_old_connections()
+    _recycle_connection()
 
 
 def _current_cutoffs() -> Cutoffs | None:
