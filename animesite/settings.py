@@ -205,7 +205,7 @@ CATALOG_DATA_DIR = Path(env_str("CATALOG_DATA_DIR", str(BASE_DIR.parent / "share
 # Crawler (crawler/): where the sources live and who to contact about the crawler's traffic.
 JIKAN_BASE_URL = env_url("JIKAN_BASE_URL", "https://api.jikan.moe/v4", schemes=("http", "https")).rstrip("/")
 MAL_BASE_URL = env_url("MAL_BASE_URL", "https://myanimelist.net", schemes=("http", "https")).rstrip("/")
-CRAWLER_CONTACT = env_str("CRAWLER_CONTACT", "https://github.com/animesite/animesite")
+CRAWLER_CONTACT = env_str("CRAWLER_CONTACT")  # an email or URL, sent in the User-Agent
 # Weekly refresh (Celery beat): `manage.py crawl jikan --stale-days 7` in a subprocess.
 CELERY_BEAT_SCHEDULE["crawl-jikan-weekly"] = {
     "task": "crawler.tasks.crawl_refresh",

@@ -11,6 +11,7 @@ import os
 import time
 from pathlib import Path
 from typing import IO, Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -113,6 +114,14 @@ class Command(BaseCommand):
             raise CommandError("--progress-interval must be >= 0")
         ids = _ids(options["ids"]) if options["ids"] is not None else []
 
+        base_url = settings.JIKAN_BASE_URL if spider_name == "jikan" else settings.MAL_BASE_URL
+        if not settings.CRAWLER_CONTACT and urlsplit(base_url).hostname not in ("127.0.0.1", "localhost", "::1"):
+            self.stderr.write(
+                self.style.WARNING(
+                    "CRAWLER_CONTACT is not set: the User-Agent names no contact. Set it to an email or URL "
+                    "so the source can reach you about this crawler's traffic."
+                )
+            )
         lock = CrawlLock(spider_name)
         if not lock.acquire():
             raise CommandError(f"another {spider_name} crawl is running (lock {lock.path}); try again later")
