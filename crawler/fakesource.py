@@ -73,6 +73,7 @@ class FakeSources:
         self.bench_rows = bench_rows
         self.hits: Counter[str] = Counter()
         self.requests: list[tuple[float, str]] = []  # (monotonic time, path) of every request
+        self.user_agents: set[str] = set()
         self.lock = threading.Lock()
         self._cache: dict[str, bytes] = {}
 
@@ -354,6 +355,7 @@ def _handler(sources: FakeSources) -> type[BaseHTTPRequestHandler]:
         protocol_version = "HTTP/1.1"
 
         def do_GET(self) -> None:
+            sources.user_agents.add(self.headers.get("User-Agent", ""))
             reply = sources.reply(self.path)
             self.send_response(reply.status)
             self.send_header("Content-Type", reply.content_type)

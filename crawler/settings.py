@@ -22,7 +22,7 @@ SPIDER_MODULES = ["crawler.spiders"]
 NEWSPIDER_MODULE = "crawler.spiders"
 
 # Names the site and a contact, as both sources ask of well-behaved clients.
-USER_AGENT = f"animesite-crawler/1.0 (anime catalogue; +{django_settings.CRAWLER_CONTACT or 'no contact configured'})"
+USER_AGENT = f"animesite-crawler/1.0 (anime catalogue site; contact: {django_settings.CRAWLER_CONTACT or 'unset'})"
 
 # Delays are set per spider (Jikan: 3 req/s and 60/min; MyAnimeList: polite). AutoThrottle
 # would adapt the delay to latency and could exceed Jikan's per-minute quota, so it stays off.

@@ -103,6 +103,7 @@ def test_it_crawls_mal_into_the_catalogue_and_a_second_run_changes_nothing(run_c
     _, fake = sources
     assert fake.hits["/anime/900006"] == 2 and fake.hits["/anime/900007"] == 2
     assert fake.hits["/anime/900005"] == 0  # robots.txt obeyed
+    assert fake.user_agents == {"animesite-crawler/1.0 (anime catalogue site; contact: tests@example.invalid)"}
     assert "/topanime.php?type=bypopularity&limit=60" in fake.hits  # walked on to a page under the threshold
     assert "/topanime.php?type=bypopularity&limit=63" not in fake.hits  # ... and stopped there
 
