@@ -106,6 +106,8 @@ def hit_data(rank: int, hit: SearchHit, context: dict[str, Any]) -> dict[str, An
 
 
 class SearchView(APIView):
+    throttle_scope = "search"  # settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["search"]
+
     # Embedding a query costs CPU: a tighter rate than the API default (SEARCH_THROTTLE_RATE).
     throttle_scope = "search"
 

@@ -15,6 +15,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.core.servers.basehttp import ThreadedWSGIServer, WSGIRequestHandler
 from django.core.wsgi import get_wsgi_application
+from rest_framework.throttling import SimpleRateThrottle
 
 from catalog.filters import AnimeCriteria
 from catalog.models import Anime
@@ -85,13 +86,18 @@ class Command(BaseCommand):
         sparse = {q: query_sparse(q) for q in queries}
         filtered = criteria_filter(FILTER)
         measure("query_embedding", embedder.embed_query)
+        # What the hybrid service sends: the dense and the sparse query in one batch.
         measure("vector_query", lambda q: vector_query(dense=vectors[q], sparse=sparse[q], query_filter=None))
+        measure("vector_query_dense", lambda q: vector_query(dense=vectors[q], sparse=None, query_filter=None))
+        measure("vector_query_sparse", lambda q: vector_query(dense=None, sparse=sparse[q], query_filter=None))
         measure(
             "vector_query_filtered", lambda q: vector_query(dense=vectors[q], sparse=sparse[q], query_filter=filtered)
         )
         measure("service", lambda q: search_anime(q))
         measure("service_filtered", lambda q: search_anime(q, criteria=FILTER))
 
+        # The benchmark measures search, not the API's rate limits (60 searches a minute).
+        SimpleRateThrottle.THROTTLE_RATES = dict.fromkeys(SimpleRateThrottle.THROTTLE_RATES)
         server = ThreadedWSGIServer(("127.0.0.1", options["port"]), QuietHandler)
         server.set_app(get_wsgi_application())
         thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -132,10 +138,14 @@ class Command(BaseCommand):
             server.server_close()
 
         embed_p50 = report["query_embedding"]["p50_ms"]
+        http_p50 = report["http_one_client"]["p50_ms"]
         budget = 1.5 * (embed_p50 + report["vector_query"]["p50_ms"])
+        dense_budget = 1.5 * (embed_p50 + report["vector_query_dense"]["p50_ms"])
         report["http_budget_ms"] = round(budget, 2)
+        report["http_budget_dense_only_ms"] = round(dense_budget, 2)
         self.stdout.write(
-            f"HTTP p50 {report['http_one_client']['p50_ms']:.1f} ms vs budget 1.5 x (embed + vector) = {budget:.1f} ms"
+            f"HTTP p50 {http_p50:.1f} ms vs 1.5 x (embed + hybrid vector query) = {budget:.1f} ms; "
+            f"vs 1.5 x (embed + dense-only query) = {dense_budget:.1f} ms"
         )
 
         started = time.perf_counter()
