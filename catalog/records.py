@@ -28,6 +28,11 @@ RECORD_FIELDS = TEXT_FIELDS + INT_FIELDS + DATE_FIELDS + LIST_FIELDS + ("score",
 COUNT_FIELDS = ("score", "scored_by", "rank", "popularity", "members", "favorites")
 
 
+def mal_url_for(mal_id: int) -> str:
+    """MyAnimeList's canonical page of an anime (it redirects to the slugged URL)."""
+    return f"https://myanimelist.net/anime/{mal_id}"
+
+
 class RecordError(ValueError):
     """A record that cannot be stored; ``reason`` is the short label it is counted under."""
 
@@ -182,8 +187,8 @@ def _require_identity(data: Mapping[str, Any], id_key: str, title_key: str) -> t
 
 
 def _finish(mal_id: int, values: dict[str, Any]) -> dict[str, Any]:
-    if not values.get("mal_url"):
-        values["mal_url"] = f"https://myanimelist.net/anime/{mal_id}"
+    # A source without a page URL leaves mal_url out (the catalogue falls back to
+    # ``mal_url_for``), so merging never lets a made-up URL hide a source's real one.
     if values.get("season"):
         values["season"] = values["season"].lower()
     return {k: v for k, v in values.items() if v not in (None, "", [])}

@@ -16,7 +16,7 @@ from django.db.models import Count
 from catalog.franchise import franchise_key_for
 from catalog.importing import iter_files, read_records
 from catalog.models import Anime, Genre, TierThresholds
-from catalog.records import AnimeRecord, RecordError, merge_records
+from catalog.records import AnimeRecord, RecordError, mal_url_for, merge_records
 from catalog.search.freshness import index_on_commit, touches_index
 from catalog.tiers import Cutoffs, TierScheme, cutoffs_compute
 
@@ -163,6 +163,7 @@ def _apply_record(anime: Anime, record: AnimeRecord, cutoffs: Cutoffs | None) ->
 
 def _new_anime(record: AnimeRecord, cutoffs: Cutoffs | None) -> Anime:
     anime = Anime(mal_id=record.mal_id, **record.fields)
+    anime.mal_url = anime.mal_url or mal_url_for(record.mal_id)
     anime.provenance = record.source[:255]
     anime.fetched_at = record.fetched_at
     anime.franchise_key = _franchise_key(anime)

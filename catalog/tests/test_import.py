@@ -128,6 +128,10 @@ def test_it_merges_records_of_one_anime_newest_first(empty_catalog, shared_data)
     bebop = Anime.objects.get(mal_id=1)
     assert bebop.provenance.endswith("seed+jikan")
     assert bebop.title_japanese == "カウボーイビバップ"
+    # The seed has no page URL: the Jikan object's real one wins over a made-up default.
+    assert bebop.mal_url == "https://myanimelist.net/anime/1/Cowboy_Bebop"
+    seed_only = Anime.objects.filter(provenance="seed").first()
+    assert seed_only.mal_url == f"https://myanimelist.net/anime/{seed_only.mal_id}"
 
 
 def test_it_imports_the_whole_shared_data_with_balanced_tiers(empty_catalog, shared_data):

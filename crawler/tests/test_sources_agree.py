@@ -99,15 +99,14 @@ def test_it_stores_a_crawled_anime_over_the_imported_one_changing_only_what_move
         )
     )
     assert from_mal.status == UPDATED
-    # Counts of another day, and two fields where the import's sources differ in form: its
-    # newest file stores the .webp cover and the bare /anime/1 URL.
+    # Counts of another day, and the one field where the import's sources differ in form:
+    # its newest file stores the .webp cover.
     assert set(from_mal.changed_fields) == {
         "scored_by",
         "rank",
         "members",
         "favorites",
         "image_url",
-        "mal_url",
         "provenance",
     }
 

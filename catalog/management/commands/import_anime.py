@@ -17,8 +17,15 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("paths", nargs="+", type=Path, help="files or folders to import")
-        parser.add_argument("--min-members", type=int, default=100_000, help="keep anime with at least this many members (default 100,000)")
-        parser.add_argument("--min-scored-by", type=int, default=0, help="keep anime scored by at least this many users (default 0)")
+        parser.add_argument(
+            "--min-members",
+            type=int,
+            default=100_000,
+            help="keep anime with at least this many members (default 100,000)",
+        )
+        parser.add_argument(
+            "--min-scored-by", type=int, default=0, help="keep anime scored by at least this many users (default 0)"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         paths: list[Path] = options["paths"]
