@@ -74,12 +74,21 @@ def scores_chart(run: TrainingRun) -> bytes:
     bins = np.arange(4.0, 9.41, 0.1)
     ax.hist(scores, bins=bins, color="#a0aec0", label="catalogue scores")
     if predicted.size:
-        ax.hist(predicted, bins=bins, histtype="step", linewidth=2, color="#2358a8", label="predicted (grouped CV)")
+        ax.hist(predicted, bins=bins, histtype="step", linewidth=2, color="#4f46e5", label="predicted (grouped CV)")
     thresholds = run.thresholds or {}
-    for key, tier in (("watchable", "watchable"), ("worthwhile", "worthwhile"), ("top_tier", "top-tier")):
+    for key, tier, label in (
+        ("top_tier", "top-tier", "Top-tier"),
+        ("worthwhile", "worthwhile", "Worthwhile"),
+        ("watchable", "watchable", "Watchable"),
+    ):
         if key in thresholds:
-            ax.axvline(thresholds[key], color=COLOURS[tier], linewidth=2)
-            ax.text(thresholds[key], ax.get_ylim()[1] * 0.95, f" {thresholds[key]:.2f}", color=COLOURS[tier], va="top")
+            ax.axvline(
+                thresholds[key],
+                color=COLOURS[tier],
+                linewidth=2,
+                linestyle="--",
+                label=f"{label} ≥ {thresholds[key]:.2f}",
+            )
     ax.set_xlabel("MyAnimeList score (lines: tier thresholds)")
     ax.set_ylabel("Anime")
     ax.set_title("Score distribution and tier thresholds")

@@ -117,12 +117,15 @@ def tabular_matrix(items: Sequence[AnimeInput], spec: FeatureSpec) -> np.ndarray
     return np.array([tabular_row(i, spec) for i in items], dtype=np.float64).reshape(len(items), -1)
 
 
-def embed_inputs(items: Sequence[AnimeInput], spec: FeatureSpec) -> np.ndarray:
-    """Embeddings of the inputs' texts through the search app's embedder and database cache."""
-    from catalog.search.embeddings import embed_documents_cached
+def embed_inputs(items: Sequence[AnimeInput], spec: FeatureSpec, *, cached: bool = True) -> np.ndarray:
+    """Embeddings of the inputs' texts through the search app's embedder and database cache.
+    A user's input skips the cache (``cached=False``): its stored ``Evaluation`` already answers
+    a repeat, and a cache write would cost every request a database commit."""
+    from catalog.search.embeddings import embed_documents_cached, get_embedder
 
     texts = [input_text(i, spec.text_variant) for i in items]
-    return np.asarray(embed_documents_cached(texts), dtype=np.float64)
+    vectors = embed_documents_cached(texts) if cached else get_embedder().embed_documents(texts)
+    return np.asarray(vectors, dtype=np.float64)
 
 
 def feature_matrix(items: Sequence[AnimeInput], spec: FeatureSpec, embeddings: np.ndarray | None = None) -> np.ndarray:

@@ -57,7 +57,7 @@ class Predictor:
         return predictor
 
     def predict(self, item: AnimeInput) -> Prediction:
-        embedding = embed_inputs([item], self.spec)
+        embedding = embed_inputs([item], self.spec, cached=False)
         # Row 0 is the input; each further row drops one given genre, so the difference of the
         # predicted scores is that genre's effect according to the model.
         known = [g for g in item.genres if g in self.spec.genres]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from django.db.models import QuerySet
@@ -33,8 +34,28 @@ class CatalogueChoices:
     sources: tuple[str, ...]
 
 
+_choices: tuple[float, CatalogueChoices] | None = None
+CHOICES_TTL = 300.0
+
+
 def catalogue_choices() -> CatalogueChoices:
-    """The vocabulary an input may use: the catalogue's genres (by kind), types and sources."""
+    """The vocabulary an input may use, kept for a few minutes per process: three queries over
+    the whole catalogue cost ~10-30 ms, a large share of an evaluation, and the vocabulary only
+    changes on import."""
+    global _choices
+    now = time.monotonic()
+    if _choices is None or now - _choices[0] > CHOICES_TTL:
+        _choices = (now, catalogue_choices_load())
+    return _choices[1]
+
+
+def catalogue_choices_forget() -> None:
+    global _choices
+    _choices = None
+
+
+def catalogue_choices_load() -> CatalogueChoices:
+    """The catalogue's genres (by kind), types and sources."""
     genres = list(Genre.objects.order_by("kind", "name").values_list("name", "kind"))
     kinds: dict[str, list[str]] = {}
     for name, kind in genres:

@@ -29,7 +29,10 @@ def _evaluator_var_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Non
 
 @pytest.fixture(autouse=True)
 def _clean_state(settings) -> Iterator[None]:
+    from evaluator.selectors import catalogue_choices_forget
+
     settings.EVALUATOR_COMMENT_BACKEND = "offline"
+    catalogue_choices_forget()
     cache.clear()  # throttle counters
     yield
     cache.clear()

@@ -83,11 +83,13 @@ def test_it_keeps_a_franchise_on_one_side_of_every_grouped_split(catalog):
 
 
 def test_it_turns_a_score_prediction_into_tier_probabilities():
-    probabilities = score_to_probabilities(np.array([8.5, 7.7, 7.2, 6.0]), 0.4, CUTOFFS)
+    probabilities = score_to_probabilities(np.array([8.5, 7.7, 7.25, 6.0]), 0.1, CUTOFFS)
     assert np.allclose(probabilities.sum(axis=1), 1.0)
     assert list(probabilities.argmax(axis=1)) == [0, 1, 2, 3]
-    # A wider error spreads the mass: the top tier gets less certain.
-    wider = score_to_probabilities(np.array([8.5]), 1.0, CUTOFFS)
+    # A wider error spreads the mass: the top tier gets less certain, and the narrow Watchable
+    # band (7.08-7.47) loses its middle prediction to its neighbours.
+    wider = score_to_probabilities(np.array([8.5, 7.25]), 0.6, CUTOFFS)
+    assert wider[1, 2] < probabilities[2, 2]
     assert wider[0, 0] < probabilities[0, 0]
 
 

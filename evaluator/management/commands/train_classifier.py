@@ -66,11 +66,13 @@ class Command(BaseCommand):
         values = " ".join(f"{run.baseline[k]:>10.3f}" for k in METRIC_KEYS)
         self.stdout.write(f"{'majority':<12} {'grouped':<8} {values}")
         self.stdout.write(f"\nChosen: {run.chosen} (run {run.pk}, {'active' if run.is_active else 'not activated'})")
-        self.stdout.write("Confusion matrix, grouped CV (rows: true tier; columns: predicted):")
         labels = [t.label for t in TIER_ORDER]
-        self.stdout.write(" " * 12 + "".join(f"{label:>12}" for label in labels))
-        for label, row in zip(labels, run.confusion_matrix, strict=True):
-            self.stdout.write(f"{label:<12}" + "".join(f"{v:>12}" for v in row))
+        for name, result in run.candidates.items():
+            chosen = " (chosen)" if name == run.chosen else ""
+            self.stdout.write(f"\n{name}{chosen}: confusion matrix, grouped CV (rows: true tier; columns: predicted)")
+            self.stdout.write(" " * 12 + "".join(f"{label:>12}" for label in labels))
+            for label, row in zip(labels, result["confusion_matrix"], strict=True):
+                self.stdout.write(f"{label:<12}" + "".join(f"{v:>12}" for v in row))
         self.stdout.write(f"Artifact: var/models/{run.artifact} ({run.duration_seconds:.0f} s)")
 
 
