@@ -46,7 +46,8 @@ class Evidence:
 
     @property
     def top_probability(self) -> float:
-        return max(self.probabilities.values()) if self.probabilities else 0.0
+        """The probability of the predicted tier."""
+        return self.probabilities.get(self.tier, 0.0)
 
     @property
     def unsure(self) -> bool:
@@ -73,19 +74,22 @@ def _label(tier: str) -> str:
 
 def offline_comment(evidence: Evidence) -> str:
     """A grounded paragraph from the evidence alone."""
-    top = evidence.top_probability
+    tier, chosen = _label(evidence.tier), evidence.probabilities.get(evidence.tier, 0.0)
+    others = sorted(((t, p) for t, p in evidence.probabilities.items() if t != evidence.tier), key=lambda kv: -kv[1])
     if evidence.unsure:
-        confidence = f"The model is unsure: its favourite, {_label(evidence.tier)}, gets only {top:.0%}"
-    elif top < 0.6:
-        confidence = f"The model leans towards {_label(evidence.tier)} ({top:.0%})"
+        confidence = f"The model is unsure: it settles on {tier} ({chosen:.0%})"
+    elif chosen < 0.6:
+        confidence = f"The model leans towards {tier} ({chosen:.0%})"
     else:
-        confidence = f"The model is fairly confident in {_label(evidence.tier)} ({top:.0%})"
-    ranked = sorted(evidence.probabilities.items(), key=lambda kv: -kv[1])
-    runner_up = ranked[1] if len(ranked) > 1 else None
-    parts = [
-        f"{confidence}, with a predicted MyAnimeList score of {evidence.predicted_score:.2f}"
-        + (f"; {_label(runner_up[0])} follows at {runner_up[1]:.0%}." if runner_up else ".")
-    ]
+        confidence = f"The model is fairly confident in {tier} ({chosen:.0%})"
+    runner = ""
+    if others and others[0][1] > chosen:
+        # The decision weighs a two-tier miss more than a one-tier miss, so the chosen tier can
+        # sit between two likelier-looking ones.
+        runner = f"; {_label(others[0][0])} is likelier on its own ({others[0][1]:.0%}), but {tier} is the safer middle"
+    elif others:
+        runner = f"; {_label(others[0][0])} follows at {others[0][1]:.0%}"
+    parts = [f"{confidence}, with a predicted MyAnimeList score of {evidence.predicted_score:.2f}{runner}."]
     if evidence.neighbours:
         near = [
             f"{n.title} ({n.score:.2f}, {_label(n.tier)})" if n.score is not None else f"{n.title} (unscored)"

@@ -73,11 +73,10 @@ def evaluate(request: HttpRequest) -> HttpResponse:
         return render(request, "evaluator/evaluate.html", context)
     evaluation = result.evaluation
     if request.htmx:
-        response = render(request, "evaluator/evaluate.html#result", result_context(evaluation))
+        # The form comes back clean (no stale errors) and the result swaps in out of band.
+        context = {**_form_context(values), **result_context(evaluation)}
+        response = render(request, "evaluator/_htmx_result.html", context)
         response["HX-Push-Url"] = evaluation.get_absolute_url()
-        # The form stays as typed; the result lands below it.
-        response["HX-Retarget"] = "#evaluation-result"
-        response["HX-Reswap"] = "innerHTML"
         return response
     return redirect(evaluation)
 

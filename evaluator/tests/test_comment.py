@@ -29,7 +29,7 @@ EVIDENCE = Evidence(
 
 def test_it_writes_an_offline_comment_from_the_evidence():
     text = offline_comment(EVIDENCE)
-    assert text.startswith("The model is unsure: its favourite, Worthwhile, gets only 41%")
+    assert text.startswith("The model is unsure: it settles on Worthwhile (41%)")
     assert "predicted MyAnimeList score of 7.61; Watchable follows at 25%." in text
     assert "Cowboy Bebop (8.75, Top-tier), Trigun (7.83, Worthwhile) and Outlaw Star (7.40, Watchable)" in text
     assert "average 7.99" in text
@@ -46,6 +46,21 @@ def test_it_says_confident_when_the_top_probability_is_high():
         }
     )
     assert offline_comment(confident).startswith("The model is fairly confident in Top-tier (70%)")
+
+
+def test_it_explains_a_middle_tier_chosen_over_a_likelier_one():
+    middle = Evidence(
+        **{
+            **EVIDENCE.__dict__,
+            "tier": "watchable",
+            "probabilities": {"top-tier": 0.1, "worthwhile": 0.28, "watchable": 0.27, "terrible": 0.35},
+        }
+    )
+    text = offline_comment(middle)
+    assert text.startswith(
+        "The model is unsure: it settles on Watchable (27%), with a predicted MyAnimeList score of 7.61; "
+        "Terrible is likelier on its own (35%), but Watchable is the safer middle."
+    )
 
 
 def test_it_grounds_the_gemini_prompt_on_the_evidence_only():

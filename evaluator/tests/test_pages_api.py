@@ -45,9 +45,10 @@ def test_it_swaps_the_result_partial_in_for_htmx(client, active_run):
     evaluation = Evaluation.objects.get()
     assert response.status_code == 200
     assert response["HX-Push-Url"] == f"/evaluate/{evaluation.pk}/"
-    assert response["HX-Retarget"] == "#evaluation-result"
     html = response.content.decode()
     assert "<html" not in html and 'class="verdict"' in html
+    assert '<section id="evaluation-result" class="evaluate__result" aria-live="polite" hx-swap-oob="true">' in html
+    assert 'name="synopsis"' in html and "evaluate-errors" not in html  # a clean form, values kept
 
 
 @pytest.mark.parametrize(
