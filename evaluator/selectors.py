@@ -62,8 +62,13 @@ def catalogue_choices_load() -> CatalogueChoices:
         kinds.setdefault(kind, []).append(name)
     order = [Genre.Kind.GENRE, Genre.Kind.THEME, Genre.Kind.DEMOGRAPHIC]
     by_kind = tuple((Genre.Kind(k).label, tuple(kinds[k])) for k in order if k in kinds)
-    types = tuple(sorted(t for t in Anime.objects.exclude(type="").values_list("type", flat=True).distinct()))
-    sources = tuple(sorted(s for s in Anime.objects.exclude(source="").values_list("source", flat=True).distinct()))
+    # order_by() clears the model's default ordering, which would otherwise defeat DISTINCT.
+    types = tuple(
+        sorted(t for t in Anime.objects.exclude(type="").order_by().values_list("type", flat=True).distinct())
+    )
+    sources = tuple(
+        sorted(s for s in Anime.objects.exclude(source="").order_by().values_list("source", flat=True).distinct())
+    )
     return CatalogueChoices(
         genres=tuple(sorted(n for n, _ in genres)), genres_by_kind=by_kind, types=types, sources=sources
     )
