@@ -88,7 +88,9 @@ def retrain_start(model_admin: admin.ModelAdmin, request: HttpRequest) -> None:
     except services.RetrainInProgress as refused:
         model_admin.message_user(request, str(refused), messages.WARNING)
         return
-    transaction.on_commit(lambda: retrain.delay(run.pk))
+    from jobs.services import task_enqueue
+
+    transaction.on_commit(lambda: task_enqueue(retrain, run.pk))
     model_admin.message_user(
         request, f"Retraining started as run {run.pk}; it appears here when it finishes.", messages.SUCCESS
     )

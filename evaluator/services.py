@@ -242,7 +242,11 @@ def comment_dispatch(evaluation_id: str) -> None:
 
         threading.Thread(target=run, name=f"gemini-comment-{evaluation_id}", daemon=True).start()
     else:
-        evaluation_comment.delay(evaluation_id)
+        from jobs.services import task_enqueue
+
+        # Broker down: the offline comment stays (final only once Gemini's arrives or fails);
+        # the call is recorded and sent again by jobs' retry.
+        task_enqueue(evaluation_comment, evaluation_id)
 
 
 def evaluation_comment_refresh(*, evaluation_id: str) -> bool:

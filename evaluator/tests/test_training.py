@@ -168,3 +168,24 @@ def test_it_train_classifier_prints_one_json_object(active_run, capsys):
     assert run.n_samples == 200 and run.chosen == out["chosen"] and not run.is_active
     active_run.refresh_from_db()
     assert active_run.is_active  # --no-activate left the active run alone
+
+
+def test_it_train_classifier_prints_a_table_and_every_confusion_matrix(active_run, capsys):
+    call_command("train_classifier", "--folds", "2", "--limit", "200", "--candidates", "ridge,logreg", "--no-activate")
+    out = capsys.readouterr().out
+    run = TrainingRun.objects.order_by("-pk").first()
+    grouped = run.candidates["ridge"]["grouped"]
+    assert f"ridge        grouped  {grouped['accuracy']:>10.3f} {grouped['macro_f1']:>10.3f}" in out
+    assert "majority     grouped" in out
+    assert f"Chosen: {run.chosen} (run {run.pk}, not activated)" in out
+    assert out.count("confusion matrix, grouped CV") == 2
+    assert "Top-tier    " in out
+
+
+def test_it_refuses_bad_train_classifier_options(db):
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="unknown candidate"):
+        call_command("train_classifier", "--candidates", "forest")
+    with pytest.raises(CommandError, match="at least 2"):
+        call_command("train_classifier", "--folds", "1")
