@@ -81,16 +81,12 @@ class TrainingRunAdmin(admin.ModelAdmin):
 
 def retrain_start(model_admin: admin.ModelAdmin, request: HttpRequest) -> None:
     """Claim the training slot now (so a second request is refused at once) and queue the task."""
-    from evaluator.tasks import retrain
-
     try:
         run = services.training_run_claim(triggered_by=TrainingRun.Trigger.ADMIN)
     except services.RetrainInProgress as refused:
         model_admin.message_user(request, str(refused), messages.WARNING)
         return
-    from jobs.services import task_enqueue
-
-    transaction.on_commit(lambda: task_enqueue(retrain, run.pk))
+    transaction.on_commit(lambda: services.training_run_dispatch(run.pk))
     model_admin.message_user(
         request, f"Retraining started as run {run.pk}; it appears here when it finishes.", messages.SUCCESS
     )

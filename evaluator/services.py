@@ -413,6 +413,29 @@ def training_run_activate_if_better(*, run: TrainingRun) -> bool:
     return True
 
 
+def training_run_dispatch(run_id: int) -> None:
+    """Queue the training of a claimed run. Without a broker Celery would train inside the admin
+    request for minutes, so a thread stands in for the worker."""
+    from evaluator.tasks import retrain
+
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+
+        def run() -> None:
+            try:
+                claimed = TrainingRun.objects.get(pk=run_id)
+                training_run_execute(run=claimed)
+            except Exception:
+                logger.exception("Training run %s failed", run_id)
+            finally:
+                close_old_connections()
+
+        threading.Thread(target=run, name=f"training-run-{run_id}", daemon=True).start()
+    else:
+        from jobs.services import task_enqueue
+
+        task_enqueue(retrain, run_id)
+
+
 def training_run_train(*, triggered_by: str = TrainingRun.Trigger.COMMAND, **options: object) -> TrainingRun:
     """Claim the slot and train (raises ``RetrainInProgress`` when another training runs)."""
     run = training_run_claim(triggered_by=triggered_by)
