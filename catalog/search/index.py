@@ -94,8 +94,13 @@ def anime_payload(anime: Anime) -> dict[str, object]:
     }
 
 
+# Bump when the keyword tokenizer or BM25 weighting changes: every point is then rewritten on the
+# next pass (the dense vectors still come from the embedding cache).
+INDEX_FORMAT = "bm25-crc32-v1"
+
+
 def _document_hash(dense_text: str, keyword_text: str, payload: dict[str, object]) -> str:
-    blob = json.dumps([dense_text, keyword_text, payload], sort_keys=True, ensure_ascii=False)
+    blob = json.dumps([INDEX_FORMAT, dense_text, keyword_text, payload], sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
