@@ -24,6 +24,7 @@ from django.core.servers.basehttp import ThreadedWSGIServer, WSGIRequestHandler
 from django.core.wsgi import get_wsgi_application
 
 from catalog.models import Anime
+from catalog.search.embeddings import get_embedder
 from evaluator.selectors import training_run_active
 
 WORDS = 150
@@ -85,12 +86,19 @@ class Command(BaseCommand):
             # Warm-up request on each endpoint (first embedding, template compilation).
             self.post_page(opener, base, token, texts.pop())
             self.post_api(base, texts.pop())
+            embedder = get_embedder()
+            embed = []
+            for text in texts[:n]:
+                started = time.perf_counter()
+                embedder.embed_documents([text + " probe"])
+                embed.append((time.perf_counter() - started) * 1000)
             page = [self.post_page(opener, base, token, texts.pop()) for _ in range(n)]
             api = [self.post_api(base, texts.pop()) for _ in range(n)]
         finally:
             server.shutdown()
             server.server_close()
         figures = {
+            "embedding_alone_p50_ms": round(statistics.median(embed), 1),
             "page_evaluate_p50_ms": round(statistics.median(page), 1),
             "page_evaluate_p95_ms": round(percentile(page, 0.95), 1),
             "api_evaluate_p50_ms": round(statistics.median(api), 1),
@@ -102,6 +110,7 @@ class Command(BaseCommand):
             self.stdout.write(json.dumps(figures))
             return
         self.stdout.write(f"{n} requests each, {WORDS}-word synopses, offline comment, one client, {base}")
+        self.stdout.write(f"embedding alone (same texts)    p50 {figures['embedding_alone_p50_ms']:7.1f} ms")
         self.stdout.write(
             f"POST /evaluate/ (HTMX partial)  p50 {figures['page_evaluate_p50_ms']:7.1f} ms   p95 {figures['page_evaluate_p95_ms']:7.1f} ms"
         )
