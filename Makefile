@@ -10,7 +10,7 @@ DATA ?= $(if $(wildcard $(SHARED_DATA)),$(SHARED_DATA),)
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: setup run serve import index test test-fast lint format migrations-check ci clean
+.PHONY: setup run serve import index model test lint format migrations-check ci clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	@test -n "$(BASE_PYTHON)" || { echo "Python 3.12 not found: install it (pyenv install 3.12) and retry"; exit 1; }
@@ -25,15 +25,23 @@ setup: $(VENV)/.installed
 	$(PY) manage.py migrate --noinput
 
 import: setup
-	@if [ -z "$(DATA)" ]; then \
-		echo "No catalogue data: pass a folder, e.g. make run DATA=/path/to/data (the files of ../shared/data)"; exit 2; \
+	@if [ -n "$(DATA)" ]; then \
+		SEARCH_AUTO_INDEX=0 $(PY) manage.py import_anime $(DATA); \
+	else \
+		echo "No DATA folder (and no ../shared/data): crawling Jikan for the anime with >= 100,000 members"; \
+		echo "(about 100 list pages at <= 60 requests/min: a few minutes; pass DATA=<folder> to import files instead)"; \
+		SEARCH_AUTO_INDEX=0 $(PY) manage.py crawl jikan; \
 	fi
-	$(PY) manage.py import_anime $(DATA)
 
 index: setup
 	$(PY) manage.py build_index
 
-run: import index serve
+# The importer would index every new anime as it goes; `make run` imports first (indexing
+# off) and then builds the whole index once, with its progress bar.
+model: setup
+	$(PY) manage.py train_classifier --if-none-active
+
+run: import index model serve
 
 serve: setup
 	$(PY) manage.py runserver $(HOST):$(PORT)

@@ -189,3 +189,15 @@ def test_it_refuses_bad_train_classifier_options(db):
         call_command("train_classifier", "--candidates", "forest")
     with pytest.raises(CommandError, match="at least 2"):
         call_command("train_classifier", "--folds", "1")
+
+
+def test_it_train_classifier_if_none_active_keeps_the_active_run(active_run, capsys):
+    from django.core.management import call_command
+
+    from evaluator.models import TrainingRun
+
+    before = TrainingRun.objects.count()
+    call_command("train_classifier", "--if-none-active")
+
+    assert f"Model run {active_run.pk}" in capsys.readouterr().out
+    assert TrainingRun.objects.count() == before

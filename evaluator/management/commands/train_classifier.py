@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from catalog.tiers import TIER_ORDER
 from evaluator.features import DEFAULT_TEXT_VARIANT, TEXT_VARIANTS
 from evaluator.models import TrainingRun
+from evaluator.selectors import training_run_active
 from evaluator.services import RetrainInProgress, training_run_train
 from evaluator.training import CANDIDATES, METRIC_KEYS
 
@@ -28,6 +29,11 @@ class Command(BaseCommand):
         )
         parser.add_argument("--text", choices=TEXT_VARIANTS, default=DEFAULT_TEXT_VARIANT, help="text that is embedded")
         parser.add_argument("--limit", type=int, default=None, help="train on the first N scored anime (quick runs)")
+        parser.add_argument(
+            "--if-none-active",
+            action="store_true",
+            help="do nothing when a trained model is already active (what `make run` uses)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["folds"] < 2:
@@ -36,6 +42,10 @@ class Command(BaseCommand):
         unknown = [c for c in candidates if c not in CANDIDATES]
         if unknown or not candidates:
             raise CommandError(f"unknown candidate(s) {', '.join(unknown)}; known: {', '.join(CANDIDATES)}")
+        active = training_run_active()
+        if options["if_none_active"] and active is not None:
+            self.stdout.write(f"Model run {active.pk} ({active.chosen}) is active: nothing to train.")
+            return
         as_json = options["json"]
         progress = None if as_json else (lambda line: self.stderr.write(line))
         try:

@@ -1,0 +1,215 @@
+"""Degrade, don't fail: Qdrant unreachable -> the database's keyword search answers with a
+notice; broker unreachable -> requests still answer and the work is recorded for a retry."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from catalog.models import Anime
+from catalog.search.fallback import DEGRADED_NOTICE, search_keyword_fallback, similar_fallback
+from catalog.search.qdrant import qdrant_close
+from evaluator.models import CommentStatus, Evaluation
+from evaluator.tests.conftest import (  # noqa: F401 - fixtures
+    _clean_state,
+    _evaluator_var_dir,
+    active_run,
+    fake_gemini,
+    trained,
+)
+from jobs.models import PendingTask
+from jobs.services import pending_tasks_retry, task_enqueue
+
+SYNOPSIS = (
+    "A quiet high-school student discovers that the old shrine behind her house hides a door to a world of "
+    "spirits, and each night she crosses over to help a fox god recover his lost memories."
+)
+
+
+def dead_port() -> int:
+    """A port nothing listens on (bound then released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def qdrant_down(settings) -> Iterator[str]:
+    qdrant_close()
+    settings.QDRANT_URL = f"http://127.0.0.1:{dead_port()}"
+    yield settings.QDRANT_URL
+    qdrant_close()
+
+
+@pytest.fixture
+def broker_down(settings) -> Iterator[None]:
+    """Celery configured for a Redis broker that is not there (eager mode off)."""
+    from animesite.celery import app
+
+    saved = (app.conf.broker_url, app.conf.task_always_eager)
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    app.conf.broker_url = f"redis://127.0.0.1:{dead_port()}/0"
+    app.conf.task_always_eager = False
+    # (kombu keeps pools per URL: the memory:// one is left open for when the URL is restored)
+    app._pool = None
+    app.amqp._producer_pool = None
+    yield
+    app.conf.broker_url, app.conf.task_always_eager = saved
+    app._pool = None
+    app.amqp._producer_pool = None
+
+
+# ---------------------------------------------------------------------------- Qdrant down
+
+
+def test_it_answers_the_search_page_from_the_database_when_qdrant_is_down(client: Client, catalog, qdrant_down):
+    response = client.get("/search/", {"q": "Death Note"})
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert DEGRADED_NOTICE in page
+    hits = response.context["results"].hits
+    assert hits[0].anime.mal_id == 1535 and hits[0].title_match
+
+
+def test_it_marks_api_results_degraded_and_still_finds_the_title(client: Client, catalog, qdrant_down):
+    response = client.get("/api/search/", {"q": "Death Note", "limit": 5})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["degraded"] is True
+    assert body["results"][0]["anime"]["mal_id"] == 1535
+    assert body["results"][0]["title_match"] is True
+    assert 1 <= body["count"] <= 5
+
+
+def test_it_keeps_filters_in_reduced_mode(client: Client, catalog, qdrant_down):
+    body = client.get("/api/search/", {"q": "notebook death", "type": "Movie", "limit": 10}).json()
+    assert body["degraded"] is True and body["count"] > 0
+    assert {hit["anime"]["type"] for hit in body["results"]} == {"Movie"}
+    body = client.get("/api/search/", {"q": "titans walls", "genre": "Comedy", "limit": 10}).json()
+    ids = [hit["anime"]["mal_id"] for hit in body["results"]]
+    assert set(Anime.objects.filter(mal_id__in=ids, genres__name="Comedy").values_list("mal_id", flat=True)) == set(ids)
+
+
+def test_it_ranks_plot_words_and_marks_them_in_the_snippet(catalog):
+    results = search_keyword_fallback("humanity walls giants titans", limit=10)
+    assert results.degraded
+    ids = [hit.anime.mal_id for hit in results.hits]
+    assert 16498 in ids[:3]  # Shingeki no Kyojin
+    snippet = next(hit.snippet_html for hit in results.hits if hit.anime.mal_id == 16498)
+    assert "<mark>" in snippet
+
+
+def test_it_says_degraded_false_normally(client: Client, catalog_embeddings, catalog):
+    body = client.get("/api/search/", {"q": "Death Note", "limit": 3}).json()
+    assert body["degraded"] is False
+    assert body["results"][0]["anime"]["mal_id"] == 1535
+    page = client.get("/search/", {"q": "Death Note"}).content.decode()
+    assert "reduced mode" not in page
+
+
+def test_it_shows_genre_neighbours_on_the_detail_page_when_qdrant_is_down(client: Client, catalog, qdrant_down):
+    response = client.get("/anime/1535/")
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "More like this" in page and "not available" not in page
+    neighbours = similar_fallback(Anime.objects.get(mal_id=1535), limit=6)
+    assert len(neighbours) == 6
+    death_note = Anime.objects.get(mal_id=1535)
+    assert all(hit.anime.franchise_key != death_note.franchise_key for hit in neighbours)
+    own = set(death_note.genres.values_list("pk", flat=True))
+    assert all(own & set(hit.anime.genres.values_list("pk", flat=True)) for hit in neighbours)
+    assert neighbours[0].anime.get_absolute_url() in page
+
+
+# ---------------------------------------------------------------------------- broker down
+
+
+def form_data(form: Any, **changes: Any) -> dict[str, Any]:
+    data: dict[str, Any] = {}
+    for name in form.fields:
+        value = form[name].value()
+        data[name] = "" if value is None else value
+    data.update(changes)
+    return data
+
+
+def test_it_records_an_index_batch_when_the_broker_is_down(catalog, broker_down):
+    from catalog.tasks import anime_index_batch
+
+    result = task_enqueue(anime_index_batch, [1535, 5114])
+    assert result.sent is False
+    row = PendingTask.objects.get()
+    assert (row.task_name, row.args, row.kwargs, row.attempts) == (
+        "catalog.tasks.anime_index_batch",
+        [[1535, 5114]],
+        {},
+        1,
+    )
+    assert row.error
+
+    # Still down: the retry keeps it and counts the attempt.
+    stats = pending_tasks_retry()
+    assert (stats.sent, stats.failed) == (0, 1)
+    row.refresh_from_db()
+    assert row.attempts == 2
+
+
+def test_it_saves_an_anime_in_the_admin_while_the_broker_is_down(
+    admin_client: Client, catalog, broker_down, settings, django_capture_on_commit_callbacks
+):
+    settings.SEARCH_AUTO_INDEX = True
+    url = "/admin/catalog/anime/1535/change/"
+    form = admin_client.get(url).context["adminform"].form
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(url, form_data(form, title_english="Death Note (edited)"))
+    assert response.status_code == 302
+    assert Anime.objects.get(mal_id=1535).title_english == "Death Note (edited)"
+    row = PendingTask.objects.get()
+    assert (row.task_name, row.args) == ("catalog.tasks.anime_index_batch", [[1535]])
+
+
+def test_it_evaluates_while_the_broker_is_down_and_sends_the_comment_later(
+    client: Client,
+    active_run,  # noqa: F811
+    fake_gemini,  # noqa: F811
+    broker_down,
+    django_capture_on_commit_callbacks,
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            "/api/evaluate/", {"synopsis": SYNOPSIS, "genres": ["Fantasy"]}, content_type="application/json"
+        )
+    assert response.status_code == 201, response.content
+    evaluation = Evaluation.objects.get(pk=response.json()["id"])
+    assert evaluation.comment_source == "offline" and evaluation.comment  # the offline comment answers
+    assert evaluation.comment_status == CommentStatus.PENDING
+    row = PendingTask.objects.get()
+    assert (row.task_name, row.args) == ("evaluator.tasks.evaluation_comment", [str(evaluation.pk)])
+
+    # The broker is back (here: eager mode) -> the retry sends it and Gemini's comment lands.
+    from animesite.celery import app
+
+    app.conf.task_always_eager = True
+    stats = pending_tasks_retry()
+    assert (stats.sent, stats.failed) == (1, 0)
+    assert not PendingTask.objects.exists()
+    evaluation.refresh_from_db()
+    assert evaluation.comment_source == "gemini" and evaluation.comment_status == CommentStatus.FINAL
+
+
+def test_it_queues_staff_reindex_while_the_broker_is_down(client: Client, catalog, broker_down, admin_user):
+    from rest_framework.authtoken.models import Token
+
+    token = Token.objects.create(user=admin_user)
+    response = client.post(
+        "/api/admin/reindex/",
+        {"mal_ids": [1535]},
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Token {token.key}",
+    )
+    assert response.status_code == 202, response.content
+    assert PendingTask.objects.filter(task_name="catalog.tasks.anime_index_batch", args=[[1535]]).count() == 1
