@@ -46,11 +46,18 @@ def _drop_from_index(mal_id: int) -> None:
 
 
 class _Spy:
+    """Stands in for the ``anime_index_batch`` task: records the batches sent."""
+
+    name = "catalog.tasks.anime_index_batch"
+
     def __init__(self) -> None:
         self.batches: list[list[int]] = []
 
     def delay(self, ids: list[int]) -> None:
         self.batches.append(list(ids))
+
+    def apply_async(self, args: tuple = (), kwargs: dict | None = None, **options: object) -> None:
+        self.batches.append(list(args[0]))
 
 
 @pytest.fixture
