@@ -80,6 +80,7 @@ INSTALLED_APPS = [
     "catalog",
     "evaluator",
     "crawler",
+    "jobs",
 ]
 
 MIDDLEWARE = [
@@ -89,6 +90,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "animesite.input_guard.NulCharacterGuardMiddleware",  # NUL in a parameter: 400, not a Postgres error
     "animesite.middleware.AdminLoginRateLimitMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -181,6 +183,8 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Workers log through LOGGING below (one structured line per record), not Celery's own format.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
+# Calls recorded while the broker was down (jobs.PendingTask) are sent again once it is back.
+CELERY_BEAT_SCHEDULE["jobs-pending-retry"] = {"task": "jobs.tasks.pending_tasks_retry", "schedule": 300.0}
 if not CELERY_BROKER_URL:
     CELERY_BROKER_URL = "memory://"
 
@@ -188,6 +192,9 @@ REDIS_URL = env_url("REDIS_URL", schemes=("redis", "rediss"))
 QDRANT_URL = env_url("QDRANT_URL", schemes=("http", "https"))
 QDRANT_API_KEY = env_str("QDRANT_API_KEY")
 QDRANT_PATH = Path(env_str("QDRANT_PATH", str(VAR_DIR / "qdrant")))
+# Seconds a Qdrant server call may take; short, so a dead server turns search into the
+# database keyword fallback quickly instead of holding the request.
+QDRANT_TIMEOUT = env_int("QDRANT_TIMEOUT", 3, minimum=1)
 GEMINI_API_KEY = env_str("GEMINI_API_KEY")
 GEMINI_BASE_URL = env_url("GEMINI_BASE_URL", schemes=("http", "https"))
 GEMINI_TIMEOUT = env_float("GEMINI_TIMEOUT", 10.0, minimum=0.1)

@@ -18,6 +18,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from catalog.models import Anime
+from jobs.services import task_enqueue
 
 REINDEX_BATCH = 100
 MAX_REINDEX_IDS = 10_000
@@ -80,7 +81,7 @@ class ReindexView(StaffAction):
         ids = sorted(set(ids))
         batches = [ids[start : start + REINDEX_BATCH] for start in range(0, len(ids), REINDEX_BATCH)]
         for batch in batches:
-            anime_index_batch.delay(batch)
+            task_enqueue(anime_index_batch, batch)
         return Response(
             {
                 "detail": f"Queued {len(ids)} anime in {len(batches)} batch(es).",
@@ -113,7 +114,7 @@ class RetrainView(StaffAction):
             run = training_run_claim(triggered_by=TrainingRun.Trigger.ADMIN)
         except RetrainInProgress as refused:
             return Response({"detail": str(refused)}, status=status.HTTP_409_CONFLICT)
-        transaction.on_commit(lambda: retrain.delay(run.pk))
+        transaction.on_commit(lambda: task_enqueue(retrain, run.pk))
         return Response(
             {"detail": f"Retraining started as run {run.pk}.", "run": run.pk}, status=status.HTTP_202_ACCEPTED
         )
@@ -170,7 +171,7 @@ class CrawlView(StaffAction):
                 {"detail": "No Celery broker is configured: run `manage.py crawl` on the server instead."},
                 status=status.HTTP_503_SERVICE_UNAVAILABLE,
             )
-        crawl_refresh.delay(spider=spider, stale_days=stale_days)
+        task_enqueue(crawl_refresh, spider=spider, stale_days=stale_days)
         return Response(
             {"detail": f"Queued a {spider} crawl.", "spider": spider, "stale_days": stale_days},
             status=status.HTTP_202_ACCEPTED,

@@ -14,6 +14,7 @@ urlpatterns = [
     path("api/admin/", include("animesite.staff_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", ApiDocsView.as_view(url_name="schema"), name="swagger-ui"),
+    path("compat/", include("compat.urls")),
     path("api/", include("catalog.api_urls")),
     path("api/", include("evaluator.api_urls")),
     path("", include("catalog.urls")),

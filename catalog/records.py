@@ -65,8 +65,8 @@ def _clean_text(value: Any, name: str) -> str:
         return ""
     if not isinstance(value, str):
         raise RecordError(f"wrong type: {name}", f"expected text, got {type(value).__name__}")
-    # The seed's synopses carry Windows line ends as "\n\r\n".
-    text = value.replace("\r\n", "\n").replace("\r", "")
+    # The seed's synopses carry Windows line ends as "\n\r\n". NUL cannot be stored by Postgres.
+    text = value.replace("\x00", "").replace("\r\n", "\n").replace("\r", "")
     text = re.sub(r"\n{3,}", "\n\n", text)
     return text.strip()
 
@@ -186,11 +186,18 @@ def _require_identity(data: Mapping[str, Any], id_key: str, title_key: str) -> t
     return mal_id, title
 
 
+_SAFE_URL = re.compile(r"https?://\S+\Z", re.IGNORECASE)
+
+
 def _finish(mal_id: int, values: dict[str, Any]) -> dict[str, Any]:
     # A source without a page URL leaves mal_url out (the catalogue falls back to
     # ``mal_url_for``), so merging never lets a made-up URL hide a source's real one.
     if values.get("season"):
         values["season"] = values["season"].lower()
+    # Links are rendered into href/src: anything but http(s) (javascript:, data:, ...) is dropped.
+    for key in ("image_url", "mal_url"):
+        if values.get(key) and not _SAFE_URL.match(values[key]):
+            values[key] = ""
     return {k: v for k, v in values.items() if v not in (None, "", [])}
 
 

@@ -1,7 +1,7 @@
 """Search API: ``GET /api/search/`` and ``GET /api/anime/<mal_id>/similar/``.
 
 Same parameters as the page (and the browse filters); bad values answer 400 with the field's
-name and the valid values; a missing index answers 503, never 500."""
+name and the valid values; an unreachable index degrades to the database keyword search (`degraded`)."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from rest_framework.views import APIView
 
 from catalog import selectors
 from catalog.api import ANIME_LIST_PARAMETERS
+from catalog.search.fallback import similar_fallback
 from catalog.search.forms import FILTER_NAMES, search_request_parse
 from catalog.search.service import (
     MAX_LIMIT,
@@ -53,6 +54,9 @@ class SearchResponseSerializer(serializers.Serializer):
     mode = serializers.ChoiceField(choices=MODES)
     fold = serializers.BooleanField()
     count = serializers.IntegerField()
+    degraded = serializers.BooleanField(
+        help_text="True when the search index is unreachable and the database's keyword search answered."
+    )
     results = SearchHitSerializer(many=True)
 
 
@@ -142,6 +146,7 @@ class SearchView(APIView):
                 "mode": results.mode,
                 "fold": results.fold,
                 "count": len(results.hits),
+                "degraded": results.degraded,
                 "results": [hit_data(rank, hit, context) for rank, hit in enumerate(results.hits, 1)],
             }
         )
@@ -150,6 +155,9 @@ class SearchView(APIView):
 class SimilarResponseSerializer(serializers.Serializer):
     mal_id = serializers.IntegerField()
     count = serializers.IntegerField()
+    degraded = serializers.BooleanField(
+        help_text="True when the search index is unreachable: popular anime sharing the most genres instead."
+    )
     results = inline_serializer(
         name="SimilarHit",
         fields={"rank": serializers.IntegerField(), "score": serializers.FloatField(), "anime": AnimeListSerializer()},
@@ -184,15 +192,18 @@ class SimilarView(APIView):
                     raise ValueError
             except ValueError:
                 raise ValidationError({"limit": [f"Must be a whole number from 1 to {MAX_LIMIT}."]}) from None
+        degraded = False
         try:
             hits = similar_anime(anime, limit=limit)
-        except SearchUnavailable as exc:
-            return Response({"detail": f"Search is unavailable: {exc}"}, status=503)
+        except SearchUnavailable:
+            # Degrade, don't fail: popular anime sharing its genres (catalog/search/fallback.py).
+            hits, degraded = similar_fallback(anime, limit=limit), True
         context = {"request": request, "thresholds": selectors.tier_thresholds_in_force()}
         return Response(
             {
                 "mal_id": mal_id,
                 "count": len(hits),
+                "degraded": degraded,
                 "results": [
                     {
                         "rank": rank,

@@ -37,10 +37,12 @@ def anime_index_enqueue(mal_ids: Iterable[int]) -> int:
     """Send ``anime_index_batch`` tasks for these ids now, at most ``TASK_BATCH`` ids a task
     (eagerly run here when there is no broker). Returns the number of tasks."""
     from catalog.tasks import anime_index_batch
+    from jobs.services import task_enqueue
 
     ids = sorted({int(i) for i in mal_ids})
     for start in range(0, len(ids), TASK_BATCH):
-        anime_index_batch.delay(ids[start : start + TASK_BATCH])
+        # a broker outage records the batch (jobs.PendingTask) for a later retry
+        task_enqueue(anime_index_batch, ids[start : start + TASK_BATCH])
     return (len(ids) + TASK_BATCH - 1) // TASK_BATCH
 
 

@@ -37,7 +37,12 @@ def qdrant_client() -> QdrantClient:
     with _lock:
         if _client is None:
             if settings.QDRANT_URL:
-                _client = QdrantClient(url=settings.QDRANT_URL, api_key=settings.QDRANT_API_KEY or None, timeout=10)
+                _client = QdrantClient(
+                    url=settings.QDRANT_URL,
+                    api_key=settings.QDRANT_API_KEY or None,
+                    # short: a dead server must not hold requests (search falls back to the database)
+                    timeout=settings.QDRANT_TIMEOUT,
+                )
             else:
                 settings.QDRANT_PATH.mkdir(parents=True, exist_ok=True)
                 try:

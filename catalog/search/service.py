@@ -10,6 +10,7 @@ embedding.
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from collections.abc import Sequence
@@ -29,6 +30,8 @@ from catalog.search.index import DENSE, SPARSE, collection_name
 from catalog.search.keywords import fold, keyword_tokens, query_sparse, stem
 from catalog.search.qdrant import qdrant_client
 from catalog.search.titles import TitleIndex, title_index
+
+logger = logging.getLogger(__name__)
 
 MODES = ("hybrid", "dense", "sparse")
 MAX_QUERY_LENGTH = 1000
@@ -65,6 +68,8 @@ class SearchResults:
     hits: list[SearchHit]
     fold: bool
     timings: dict[str, float] = field(default_factory=dict)
+    # True when Qdrant could not be reached and the database's keyword search answered.
+    degraded: bool = False
 
 
 def criteria_filter(criteria: AnimeCriteria | None, *, exclude_franchise: str = "") -> qm.Filter | None:
@@ -271,7 +276,16 @@ def search_anime(
 
     mark = time.perf_counter()
     sparse = query_sparse(query) if mode in ("hybrid", "sparse") else None
-    rankings = vector_query(dense=dense, sparse=sparse, query_filter=criteria_filter(criteria))
+    try:
+        rankings = vector_query(dense=dense, sparse=sparse, query_filter=criteria_filter(criteria))
+    except SearchUnavailable as exc:
+        # Degrade, don't fail: the database's keyword search answers (catalog/search/fallback.py).
+        from catalog.search.fallback import search_keyword_fallback
+
+        logger.warning("search index unavailable, answering from the database: %s", exc)
+        return search_keyword_fallback(
+            query, criteria=criteria, limit=limit, mode=mode, fold_franchises=fold_franchises
+        )
     timings["vector"] = time.perf_counter() - mark
 
     mark = time.perf_counter()

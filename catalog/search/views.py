@@ -11,6 +11,7 @@ from django.utils.cache import patch_vary_headers
 
 from catalog import selectors
 from catalog.models import Genre
+from catalog.search.fallback import DEGRADED_NOTICE
 from catalog.search.forms import search_request_parse
 from catalog.search.service import MAX_QUERY_LENGTH, MODES, SearchUnavailable, search_anime
 
@@ -50,6 +51,7 @@ def search_page(request: HttpRequest) -> HttpResponse:
         "results": results,
         "errors": [(labels.get(name, name), messages) for name, messages in errors.items()],
         "unavailable": unavailable,
+        "degraded_notice": DEGRADED_NOTICE if results is not None and results.degraded else "",
         "form": form,
         "genres_by_kind": [
             (dict(Genre.Kind.choices).get(kind, kind), genres)

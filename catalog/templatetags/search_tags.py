@@ -6,8 +6,10 @@ import logging
 from typing import Any
 
 from django import template
+from django.db import DatabaseError
 
 from catalog.models import Anime
+from catalog.search.fallback import similar_fallback
 from catalog.search.service import SearchUnavailable
 from catalog.search.service import similar_anime as similar_anime_search
 
@@ -23,6 +25,11 @@ def similar_anime(anime: Anime) -> dict[str, Any]:
         hits = similar_anime_search(anime, limit=SIMILAR_ON_PAGE)
         unavailable = False
     except SearchUnavailable as exc:
-        logger.warning("similar anime unavailable for %s: %s", anime.mal_id, exc)
-        hits, unavailable = [], True
+        # Degrade, don't fail: popular anime sharing its genres; a quiet note if even that fails.
+        logger.warning("similar anime unavailable for %s, using genre neighbours: %s", anime.mal_id, exc)
+        try:
+            hits, unavailable = similar_fallback(anime, limit=SIMILAR_ON_PAGE), False
+        except DatabaseError:
+            logger.exception("genre neighbours failed for %s", anime.mal_id)
+            hits, unavailable = [], True
     return {"anime": anime, "hits": hits, "unavailable": unavailable}
