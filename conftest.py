@@ -22,7 +22,7 @@ def shared_fixtures() -> Path:
 
 
 @pytest.fixture(scope="session")
-def django_db_setup(django_db_setup, django_db_blocker, shared_data: Path):  # noqa: F811
+def django_db_setup(django_db_setup, django_db_blocker, shared_data: Path):
     """Import the real catalogue (../shared/data, ~2,300 anime) once per test session into the
     test database. Tests that use ``db`` see it and roll their own changes back."""
     from catalog.services import anime_import

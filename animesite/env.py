@@ -81,7 +81,9 @@ def env_url(name: str, default: str = "", *, schemes: tuple[str, ...]) -> str:
         return ""
     parts = urlsplit(value)
     if parts.scheme not in schemes or not (parts.netloc or parts.path):
-        raise ImproperlyConfigured(f"{name} must be a URL starting with one of {', '.join(s + '://' for s in schemes)}, got {value!r}")
+        raise ImproperlyConfigured(
+            f"{name} must be a URL starting with one of {', '.join(s + '://' for s in schemes)}, got {value!r}"
+        )
     return value
 
 
@@ -112,9 +114,7 @@ def env_database(name: str, default_sqlite_path: Path) -> dict[str, object]:
     parts = urlsplit(raw)
     engine = _ENGINES.get(parts.scheme)
     if engine is None:
-        raise ImproperlyConfigured(
-            f"{name} must start with sqlite:// or postgres://, got scheme {parts.scheme!r}"
-        )
+        raise ImproperlyConfigured(f"{name} must start with sqlite:// or postgres://, got scheme {parts.scheme!r}")
     if engine == _ENGINES["sqlite"]:
         path = unquote(parts.path)
         if not path or path == "/":

@@ -32,11 +32,7 @@ def genres_with_anime_count() -> QuerySet[Genre]:
 
 def anime_related(*, anime: Anime) -> QuerySet[Anime]:
     """Other entries of the same franchise, oldest first."""
-    return (
-        Anime.objects.in_franchise(anime.franchise_key)
-        .exclude(mal_id=anime.mal_id)
-        .order_by("year", "mal_id")
-    )
+    return Anime.objects.in_franchise(anime.franchise_key).exclude(mal_id=anime.mal_id).order_by("year", "mal_id")
 
 
 def genres_by_kind() -> dict[str, list[Genre]]:
