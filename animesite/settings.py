@@ -207,7 +207,6 @@ GEMINI_RETRIES = env_int("GEMINI_RETRIES", 4, minimum=1)
 SEARCH_AUTO_INDEX = env_bool("SEARCH_AUTO_INDEX", True)
 
 CATALOG_MIN_MEMBERS = env_int("CATALOG_MIN_MEMBERS", 100_000, minimum=0)
-CATALOG_DATA_DIR = Path(env_str("CATALOG_DATA_DIR", str(BASE_DIR.parent / "shared" / "data")))
 
 # Crawler (crawler/): where the sources live and who to contact about the crawler's traffic.
 JIKAN_BASE_URL = env_url("JIKAN_BASE_URL", "https://api.jikan.moe/v4", schemes=("http", "https")).rstrip("/")

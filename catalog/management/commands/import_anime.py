@@ -3,6 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
@@ -20,8 +21,8 @@ class Command(BaseCommand):
         parser.add_argument(
             "--min-members",
             type=int,
-            default=100_000,
-            help="keep anime with at least this many members (default 100,000)",
+            default=settings.CATALOG_MIN_MEMBERS,
+            help=f"keep anime with at least this many members (default {settings.CATALOG_MIN_MEMBERS:,}: CATALOG_MIN_MEMBERS)",
         )
         parser.add_argument(
             "--min-scored-by", type=int, default=0, help="keep anime scored by at least this many users (default 0)"
