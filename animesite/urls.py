@@ -7,6 +7,9 @@ from drf_spectacular.views import SpectacularAPIView
 from animesite import health
 from catalog.api import ApiDocsView
 
+# JSON 400s under /api/ when Django refuses a request before any view runs (see animesite/errors.py).
+handler400 = "animesite.errors.bad_request"
+
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),

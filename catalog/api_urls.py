@@ -11,5 +11,5 @@ urlpatterns = [
     path("anime/<str:mal_id>/", api.AnimeDetailView.as_view(), name="api-anime-detail"),
     path("genres/", api.GenreListView.as_view(), name="api-genre-list"),
     path("search/", search_api.SearchView.as_view(), name="api-search"),
-    path("anime/<int:mal_id>/similar/", search_api.SimilarView.as_view(), name="api-anime-similar"),
+    path("anime/<str:mal_id>/similar/", search_api.SimilarView.as_view(), name="api-anime-similar"),
 ]

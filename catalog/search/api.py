@@ -170,7 +170,8 @@ class SimilarView(APIView):
         summary="Anime similar to this one",
         description="The nearest anime by synopsis embedding, outside this anime's own franchise, one per franchise.",
         parameters=[
-            OpenApiParameter("limit", int, description=f"Number of results (1-{MAX_LIMIT}, default {SIMILAR_LIMIT}).")
+            OpenApiParameter("mal_id", int, OpenApiParameter.PATH, description="MyAnimeList id."),
+            OpenApiParameter("limit", int, description=f"Number of results (1-{MAX_LIMIT}, default {SIMILAR_LIMIT})."),
         ],
         responses={
             200: SimilarResponseSerializer,
@@ -179,10 +180,13 @@ class SimilarView(APIView):
             503: OpenApiResponse(UNAVAILABLE, "The search index is not built or Qdrant is unreachable."),
         },
     )
-    def get(self, request: Request, mal_id: int) -> Response:
-        anime = selectors.anime_get(mal_id=mal_id)
+    def get(self, request: Request, mal_id: str) -> Response:
+        # The route takes any string so a malformed id gets this JSON 404, not Django's HTML one
+        # (found by schemathesis); digits only and within the column's range.
+        valid = mal_id.isascii() and mal_id.isdigit() and int(mal_id) <= 2**31 - 1
+        anime = selectors.anime_get(mal_id=int(mal_id)) if valid else None
         if anime is None:
-            raise NotFound(f"No anime with MyAnimeList id {mal_id} in the catalogue.")
+            raise NotFound(f"No anime with MyAnimeList id {mal_id[:40]} in the catalogue.")
         raw = request.query_params.get("limit", "").strip()
         limit = SIMILAR_LIMIT
         if raw:
@@ -201,7 +205,7 @@ class SimilarView(APIView):
         context = {"request": request, "thresholds": selectors.tier_thresholds_in_force()}
         return Response(
             {
-                "mal_id": mal_id,
+                "mal_id": anime.mal_id,
                 "count": len(hits),
                 "degraded": degraded,
                 "results": [
