@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
 
 NUL = "\x00"
 MESSAGE = "Must not contain NUL characters."
@@ -41,8 +42,6 @@ class NulCharacterGuardMiddleware:
         if name is not None:
             if request.path.startswith(JSON_PREFIXES):
                 return JsonResponse({name: [MESSAGE]}, status=400)
-            return HttpResponseBadRequest(
-                f"Bad request: the parameter {name!r} must not contain NUL characters.".encode(),
-                content_type="text/plain; charset=utf-8",
-            )
+            message = f"The parameter {name!r} must not contain NUL characters."
+            return render(request, "400.html", {"message": message}, status=400)
         return self.get_response(request)

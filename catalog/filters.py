@@ -101,14 +101,16 @@ def genre_choices() -> list[tuple[str, str]]:
 
 
 class AnimeFilter(django_filters.FilterSet):
+    # The declared filters validate the parameters and document them (form, OpenAPI); the
+    # filtering itself is AnimeCriteria.apply, which search shares.
     genre = NameMultipleChoiceFilter(
-        method="filter_genre",
+        field_name="genres__name",
         what="genre",
         label="Genres",
         help_text="Genre, theme or demographic (repeatable; all must match).",
     )
     exclude_genre = NameMultipleChoiceFilter(
-        method="filter_exclude_genre",
+        field_name="genres__name",
         what="genre",
         label="Exclude genres",
         help_text="Hide anime with any of these (repeatable).",
@@ -129,7 +131,7 @@ class AnimeFilter(django_filters.FilterSet):
         field_name="score", lookup_expr="lte", label="Max score", min_value=0, max_value=10
     )
     tier = CaseInsensitiveChoiceFilter(field_name="tier", choices=Tier.choices, label="Tier", empty_label="Any tier")
-    sort = CaseInsensitiveChoiceFilter(method="filter_sort", choices=SORT_CHOICES, label="Sort by", empty_label=None)
+    sort = CaseInsensitiveChoiceFilter(field_name="sort", choices=SORT_CHOICES, label="Sort by", empty_label=None)
 
     class Meta:
         model = Anime
@@ -142,20 +144,9 @@ class AnimeFilter(django_filters.FilterSet):
         for name in ("genre", "exclude_genre"):
             self.filters[name].extra["choices"] = choices
 
-    def filter_genre(self, queryset: QuerySet[Anime], name: str, value: list[str]) -> QuerySet[Anime]:
-        return queryset.with_all_genres(value) if value else queryset
-
-    def filter_exclude_genre(self, queryset: QuerySet[Anime], name: str, value: list[str]) -> QuerySet[Anime]:
-        return queryset.without_genres(value) if value else queryset
-
-    def filter_sort(self, queryset: QuerySet[Anime], name: str, value: str) -> QuerySet[Anime]:
-        return anime_sort(queryset, value or DEFAULT_SORT)
-
     def filter_queryset(self, queryset: QuerySet[Anime]) -> QuerySet[Anime]:
-        queryset = super().filter_queryset(queryset)
-        if not self.form.cleaned_data.get("sort"):
-            queryset = anime_sort(queryset, DEFAULT_SORT)
-        return queryset
+        criteria = self.criteria()
+        return anime_sort(criteria.apply(queryset), criteria.sort or DEFAULT_SORT)
 
     def criteria(self) -> AnimeCriteria:
         """The validated parameters as plain data (call after ``is_valid()``)."""
@@ -186,6 +177,19 @@ class AnimeCriteria:
     score_max: float | None = None
     tier: str = ""
     sort: str = ""
+
+    def apply(self, queryset: QuerySet[Anime]) -> QuerySet[Anime]:
+        """Filter anime by these criteria (the one implementation: browse, API and search)."""
+        queryset = queryset.with_all_genres(self.genres).without_genres(self.exclude_genres)
+        lookups = {
+            "type": self.type,
+            "tier": self.tier,
+            "year__gte": self.year_min,
+            "year__lte": self.year_max,
+            "score__gte": self.score_min,
+            "score__lte": self.score_max,
+        }
+        return queryset.filter(**{lookup: value for lookup, value in lookups.items() if value not in (None, "")})
 
     @property
     def is_empty(self) -> bool:

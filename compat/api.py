@@ -36,7 +36,7 @@ class CompatView(APIView):
 # ---------------------------------------------------------------------------- shapes
 
 
-class StatusSerializer(serializers.Serializer):
+class CompatStatusSerializer(serializers.Serializer):
     status = serializers.CharField(help_text='Always "good" while the site answers.')
 
 
@@ -52,19 +52,19 @@ class CompatAnimeSerializer(serializers.Serializer):
     Matching_score = serializers.FloatField(help_text="Relevance to the query (higher is better).")
 
 
-class EvaluateRequestSerializer(serializers.Serializer):
+class CompatEvaluateRequestSerializer(serializers.Serializer):
     synopsis = serializers.CharField(help_text="30-5,000 characters.")
     genres = serializers.ListField(child=serializers.CharField(), help_text="Names from /compat/anime/genres.")
 
 
-class EvaluateResponseSerializer(serializers.Serializer):
+class CompatEvaluateResponseSerializer(serializers.Serializer):
     label_id = serializers.IntegerField(min_value=0, max_value=3, help_text="0 = Top-tier ... 3 = Terrible.")
     label = serializers.ChoiceField(choices=[str(t.label) for t in TIER_ORDER])
     confidence = serializers.FloatField(help_text="Probability of the predicted label (0-1).")
     comment = serializers.CharField(help_text="The explanation so far (offline explainer; Gemini's when ready).")
 
 
-class GenresSerializer(serializers.Serializer):
+class CompatGenresSerializer(serializers.Serializer):
     genres = serializers.ListField(child=serializers.CharField(), help_text="Sorted names.")
 
 
@@ -116,7 +116,7 @@ def hit_compat(hit: SearchHit) -> dict[str, Any]:
 
 
 class StatusView(CompatView):
-    @extend_schema(tags=["compat"], summary="Liveness (original API)", responses={200: StatusSerializer})
+    @extend_schema(tags=["compat"], summary="Liveness (original API)", responses={200: CompatStatusSerializer})
     def get(self, request: Request) -> Response:
         return Response({"status": "good"})
 
@@ -155,9 +155,9 @@ class EvaluateView(CompatView):
         tags=["compat"],
         summary="Evaluate a synopsis (original API)",
         description="The site's evaluator (active model) with the original response shape.",
-        request=EvaluateRequestSerializer,
+        request=CompatEvaluateRequestSerializer,
         responses={
-            200: EvaluateResponseSerializer,
+            200: CompatEvaluateResponseSerializer,
             400: OpenApiResponse(FIELD_ERRORS, "Bad input: each bad field with its messages."),
             503: OpenApiResponse(DETAIL, "No trained model is active yet."),
         },
@@ -201,7 +201,7 @@ class GenresView(CompatView):
         tags=["compat"],
         summary="Genre names (original API)",
         description="Every genre, theme and demographic name the evaluator accepts, sorted.",
-        responses={200: GenresSerializer},
+        responses={200: CompatGenresSerializer},
     )
     def get(self, request: Request) -> Response:
         return Response({"genres": sorted(Genre.objects.values_list("name", flat=True))})

@@ -99,22 +99,7 @@ def criteria_filter(criteria: AnimeCriteria | None, *, exclude_franchise: str = 
 def criteria_queryset(criteria: AnimeCriteria | None):  # -> AnimeQuerySet
     """The same filters on the database (for title matches, which do not come from Qdrant)."""
     qs = Anime.objects.all()
-    if criteria is None:
-        return qs
-    qs = qs.with_all_genres(criteria.genres).without_genres(criteria.exclude_genres)
-    if criteria.type:
-        qs = qs.filter(type=criteria.type)
-    if criteria.tier:
-        qs = qs.filter(tier=criteria.tier)
-    if criteria.year_min is not None:
-        qs = qs.filter(year__gte=criteria.year_min)
-    if criteria.year_max is not None:
-        qs = qs.filter(year__lte=criteria.year_max)
-    if criteria.score_min is not None:
-        qs = qs.filter(score__gte=criteria.score_min)
-    if criteria.score_max is not None:
-        qs = qs.filter(score__lte=criteria.score_max)
-    return qs
+    return criteria.apply(qs) if criteria is not None else qs
 
 
 def rrf_fuse(

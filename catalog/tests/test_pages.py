@@ -250,11 +250,19 @@ def test_it_shows_form_errors_in_the_htmx_fragment_too(client: Client) -> None:
 
 def test_it_never_answers_500_to_a_pile_of_nonsense(client: Client) -> None:
     response = client.get(
-        "/anime/?year_min=abc&genre=NoSuchGenre&sort=zzz&page=-1&score_min=11&score_max=nan&year_max=1e99&tier=%00"
+        "/anime/?year_min=abc&genre=NoSuchGenre&sort=zzz&page=-1&score_min=11&score_max=nan&year_max=1e99&tier=%25"
     )
 
     assert response.status_code == 200
     assert "Some filters could not be applied." in text_of(response)
+
+
+def test_it_answers_a_nul_character_with_a_page_naming_the_parameter(client: Client) -> None:
+    response = client.get("/anime/?tier=%00")
+
+    assert response.status_code == 400
+    assert "The parameter &#x27;tier&#x27; must not contain NUL characters." in text_of(response)
+    assert "<h1>Bad request</h1>" in text_of(response)
 
 
 # Detail

@@ -163,3 +163,7 @@ def test_it_documents_the_compat_endpoints_in_the_schema(client: Client) -> None
     evaluate = paths["/compat/anime/evaluate"]["post"]["responses"]["200"]["content"]["application/json"]["schema"]
     ref = evaluate["$ref"].rsplit("/", 1)[-1]
     assert set(schema["components"]["schemas"][ref]["properties"]) == {"label_id", "label", "confidence", "comment"}
+    request = paths["/compat/anime/evaluate"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    ref = request["$ref"].rsplit("/", 1)[-1]
+    # Its own component, not the evaluator API's request (which has more fields).
+    assert set(schema["components"]["schemas"][ref]["properties"]) == {"synopsis", "genres"}
