@@ -195,7 +195,7 @@ def test_it_reindexes_given_anime_for_staff(client, catalog, staff_token, monkey
     from catalog.tasks import anime_index_batch
 
     queued: list[list[int]] = []
-    monkeypatch.setattr(anime_index_batch, "delay", lambda ids: queued.append(ids))
+    monkeypatch.setattr(anime_index_batch, "apply_async", lambda args, kwargs, **_: queued.append(*args))
     response = client.post(
         "/api/admin/reindex/",
         {"mal_ids": [5114, 1, 5114]},
@@ -212,7 +212,7 @@ def test_it_reindexes_the_whole_catalogue_in_batches(client, catalog, staff_toke
     from catalog.tasks import anime_index_batch
 
     queued: list[list[int]] = []
-    monkeypatch.setattr(anime_index_batch, "delay", lambda ids: queued.append(ids))
+    monkeypatch.setattr(anime_index_batch, "apply_async", lambda args, kwargs, **_: queued.append(*args))
     response = client.post(
         "/api/admin/reindex/", {}, content_type="application/json", HTTP_AUTHORIZATION=f"Token {staff_token}"
     )
@@ -240,7 +240,7 @@ def test_it_starts_one_retraining_at_a_time(
     from evaluator.tasks import retrain
 
     queued: list[int] = []
-    monkeypatch.setattr(retrain, "delay", lambda run_id: queued.append(run_id))
+    monkeypatch.setattr(retrain, "apply_async", lambda args, kwargs, **_: queued.append(*args))
     earlier = set(TrainingRun.objects.values_list("pk", flat=True))
     with django_capture_on_commit_callbacks(execute=True):
         first = client.post("/api/admin/retrain/", HTTP_AUTHORIZATION=f"Token {staff_token}")
@@ -260,7 +260,7 @@ def test_it_queues_a_crawl_for_staff(client, catalog, staff_token, settings, mon
     from crawler.tasks import crawl_refresh
 
     queued: list[dict[str, object]] = []
-    monkeypatch.setattr(crawl_refresh, "delay", lambda **kwargs: queued.append(kwargs))
+    monkeypatch.setattr(crawl_refresh, "apply_async", lambda args, kwargs, **_: queued.append(kwargs))
     settings.CELERY_TASK_ALWAYS_EAGER = False
     auth = {"HTTP_AUTHORIZATION": f"Token {staff_token}"}
     response = client.post(
