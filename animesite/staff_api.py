@@ -64,7 +64,12 @@ class ReindexView(StaffAction):
             202: ReindexResponseSerializer,
             400: OpenApiResponse(
                 inline_serializer(
-                    name="ReindexError", fields={"mal_ids": serializers.ListField(child=serializers.CharField())}
+                    # "detail" when Django refuses the body itself (too many fields: animesite/errors.py).
+                    name="ReindexError",
+                    fields={
+                        "mal_ids": serializers.ListField(child=serializers.CharField(), required=False),
+                        "detail": serializers.CharField(required=False),
+                    },
                 )
             ),
             **DENIED,
@@ -152,7 +157,8 @@ class CrawlView(StaffAction):
                     fields={
                         name: serializers.ListField(child=serializers.CharField(), required=False)
                         for name in ("spider", "stale_days")
-                    },
+                    }
+                    | {"detail": serializers.CharField(required=False)},
                 )
             ),
             503: OpenApiResponse(DETAIL, "No Celery broker configured."),
