@@ -195,7 +195,16 @@ def evaluation_create(*, data: Mapping[str, object]) -> EvaluationResult:
     if existing is not None:
         return EvaluationResult(existing, created=False)
 
-    prediction = predictor_for(run.pk, run.artifact).predict(item)
+    try:
+        predictor = predictor_for(run.pk, run.artifact)
+    except (OSError, EOFError, TypeError, ValueError) as exc:
+        # The active run's artifact is missing or unreadable (a copied database without var/,
+        # a half-written file): say so instead of failing the request.
+        logger.error("active model run %s cannot be loaded from %s: %s", run.pk, run.artifact, exc)
+        raise ModelUnavailable(
+            f"The active model (run {run.pk}) cannot be loaded: retrain it with `python manage.py train_classifier`."
+        ) from exc
+    prediction = predictor.predict(item)
     gemini = comment_backend() == "gemini"
     evaluation = Evaluation(
         run=run,

@@ -21,7 +21,7 @@ from django.contrib.auth import get_user_model
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from catalog.models import Anime
-from evaluator.tests.conftest import SYNOPSIS, _evaluator_var_dir, _restore, trained  # noqa: F401 (fixtures)
+from evaluator.tests.conftest import SYNOPSIS, _restore
 
 # Playwright's sync API runs an event loop in this thread; Django's ORM would otherwise refuse
 # to run here, thinking it is inside async code.
@@ -56,7 +56,7 @@ def browser() -> Iterator[Browser]:
 
 
 @pytest.fixture
-def site(live_server, search_index_committed, trained, settings) -> str:  # noqa: F811
+def site(live_server, search_index_committed, trained, settings) -> str:
     """The live server's URL with the catalogue indexed and the session's model active."""
     settings.EVALUATOR_COMMENT_BACKEND = "offline"
     _restore(trained)

@@ -14,13 +14,6 @@ from catalog.models import Anime
 from catalog.search.fallback import DEGRADED_NOTICE, search_keyword_fallback, similar_fallback
 from catalog.search.qdrant import qdrant_close
 from evaluator.models import CommentStatus, Evaluation
-from evaluator.tests.conftest import (  # noqa: F401 - fixtures
-    _clean_state,
-    _evaluator_var_dir,
-    active_run,
-    fake_gemini,
-    trained,
-)
 from jobs.models import PendingTask
 from jobs.services import pending_tasks_retry, task_enqueue
 
@@ -174,8 +167,8 @@ def test_it_saves_an_anime_in_the_admin_while_the_broker_is_down(
 
 def test_it_evaluates_while_the_broker_is_down_and_sends_the_comment_later(
     client: Client,
-    active_run,  # noqa: F811
-    fake_gemini,  # noqa: F811
+    active_run,
+    fake_gemini,
     broker_down,
     django_capture_on_commit_callbacks,
 ):

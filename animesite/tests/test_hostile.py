@@ -18,12 +18,6 @@ from catalog.records import record_from_flat
 from catalog.search.qdrant import qdrant_close
 from catalog.search.service import highlight, query_stems
 from catalog.services import anime_upsert
-from evaluator.tests.conftest import (  # noqa: F401 - fixtures
-    _clean_state,
-    _evaluator_var_dir,
-    active_run,
-    trained,
-)
 
 SCRIPT = "<script>alert(1)</script>"
 IMG = '"><img src=x onerror=alert(1)>'

@@ -24,8 +24,6 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from evaluator.tests.conftest import _evaluator_var_dir, trained  # noqa: F401  (fixtures)
-
 MAX_EXAMPLES = int(os.environ.get("SCHEMATHESIS_MAX_EXAMPLES", "25"))
 
 _statuses: Counter[str] = Counter()
@@ -51,7 +49,7 @@ CHECKS = [
 
 
 @pytest.fixture
-def api_ready(search_index, trained, settings_rates) -> None:  # noqa: F811 (trained is imported as a fixture)
+def api_ready(search_index, trained, settings_rates) -> None:
     """The real catalogue in search and the session's model active: every operation can answer."""
     from evaluator.tests.conftest import _restore
 

@@ -124,6 +124,19 @@ def test_it_tells_the_user_when_no_model_is_trained(client, catalog):
     assert client.get("/model/").status_code == 200
 
 
+def test_it_tells_the_user_when_the_active_model_file_is_missing(client, active_run):
+    from evaluator.predictor import predictor_forget
+
+    TrainingRun.objects.filter(pk=active_run.pk).update(artifact="run-missing.joblib")
+    predictor_forget()
+    response = client.post("/evaluate/", {"synopsis": SYNOPSIS})
+    assert response.status_code == 200
+    assert f"The active model (run {active_run.pk}) cannot be loaded" in response.content.decode()
+    api = client.post("/api/evaluate/", {"synopsis": SYNOPSIS}, content_type="application/json")
+    assert api.status_code == 503
+    predictor_forget()
+
+
 def test_it_evaluates_through_the_api(client, active_run):
     body = {"synopsis": SYNOPSIS, "genres": ["Fantasy", "Supernatural"], "type": "TV", "episodes": 12, "year": 2022}
     response = client.post("/api/evaluate/", body, content_type="application/json")
