@@ -38,13 +38,10 @@ def search_keyword_fallback(
 ):  # -> SearchResults
     """The same answer shape as ``search_anime``, from the database alone."""
     from catalog.search.service import (
-        SearchHit,
         SearchResults,
-        best_sentence,
         criteria_queryset,
         fold_franchise_hits,
-        highlight,
-        query_stems,
+        hits_hydrate,
     )
     from catalog.search.titles import title_index
 
@@ -76,26 +73,7 @@ def search_keyword_fallback(
     groups = fold_franchise_hits(
         order, franchise=franchise, members=members, preferred=title_set, limit=limit, fold=fold_franchises
     )
-    related = dict(groups)
-    wanted = {head for head, _ in groups} | {r for _, rel in groups for r in rel}
-    objects = {a.mal_id: a for a in Anime.objects.filter(mal_id__in=wanted).prefetch_related("genres")}
-    stems = query_stems(query)
-    hits = []
-    for head, _ in groups:
-        anime = objects.get(head)
-        if anime is None:
-            continue
-        sentence = best_sentence(anime.synopsis, stems, titles)
-        hits.append(
-            SearchHit(
-                anime=anime,
-                score=max(score_of.get(m, 0.0) for m in [head, *related[head]]),
-                snippet=sentence,
-                snippet_html=highlight(sentence, stems),
-                title_match=head in title_set,
-                related=[objects[r] for r in related[head] if r in objects],
-            )
-        )
+    hits = hits_hydrate(groups, query=query, titles=titles, score_of=score_of, title_set=title_set)
     total = time.perf_counter() - started
     return SearchResults(
         query=query, mode=mode, hits=hits, fold=fold_franchises, timings={"total": total}, degraded=True

@@ -300,33 +300,47 @@ def search_anime(
     groups = fold_franchise_hits(
         order, franchise=franchise, members=members, preferred=title_set, limit=limit, fold=fold_franchises
     )
-    chosen = [head for head, _ in groups]
-    related = dict(groups)
     timings["fuse"] = time.perf_counter() - mark
 
     mark = time.perf_counter()
-    wanted = set(chosen) | {r for mal_id in chosen for r in related[mal_id]}
+    hits = hits_hydrate(groups, query=query, titles=titles, score_of=score_of, title_set=title_set)
+    timings["hydrate"] = time.perf_counter() - mark
+    timings["total"] = time.perf_counter() - started
+    return SearchResults(query=query, mode=mode, hits=hits, fold=fold_franchises, timings=timings)
+
+
+def hits_hydrate(
+    groups: Sequence[tuple[int, list[int]]],
+    *,
+    query: str,
+    titles: TitleIndex,
+    score_of: dict[int, float],
+    title_set: set[int],
+) -> list[SearchHit]:
+    """Cards for folded hits (head id, related ids): the anime rows, a card's best score, and
+    the synopsis sentence closest to the query as its snippet. Shared by the Qdrant path and
+    the database fallback."""
+    related = dict(groups)
+    wanted = set(related) | {r for rel in related.values() for r in rel}
     objects = {a.mal_id: a for a in Anime.objects.filter(mal_id__in=wanted).prefetch_related("genres")}
     stems = query_stems(query)
     hits: list[SearchHit] = []
-    for mal_id in chosen:
-        anime = objects.get(mal_id)
+    for head, _ in groups:
+        anime = objects.get(head)
         if anime is None:  # deleted since it was indexed
             continue
         sentence = best_sentence(anime.synopsis, stems, titles)
         hits.append(
             SearchHit(
                 anime=anime,
-                score=max(score_of.get(m, 0.0) for m in [mal_id, *related[mal_id]]),
+                score=max(score_of.get(m, 0.0) for m in [head, *related[head]]),
                 snippet=sentence,
                 snippet_html=highlight(sentence, stems),
-                title_match=mal_id in title_set,
-                related=[objects[r] for r in related[mal_id] if r in objects],
+                title_match=head in title_set,
+                related=[objects[r] for r in related[head] if r in objects],
             )
         )
-    timings["hydrate"] = time.perf_counter() - mark
-    timings["total"] = time.perf_counter() - started
-    return SearchResults(query=query, mode=mode, hits=hits, fold=fold_franchises, timings=timings)
+    return hits
 
 
 def similar_anime(anime: Anime, *, limit: int = 6) -> list[SearchHit]:
