@@ -49,11 +49,27 @@ CHECKS = [
 
 
 @pytest.fixture
-def api_ready(search_index, trained, settings_rates) -> None:
+def api_ready(search_index, trained, settings_rates, _connections_kept_open) -> None:
     """The real catalogue in search and the session's model active: every operation can answer."""
     from evaluator.tests.conftest import _restore
 
     _restore(trained)
+
+
+@pytest.fixture
+def _connections_kept_open() -> Iterator[None]:
+    """The cases go through the bare WSGI handler, whose request signals would close the
+    database connection that holds the test's transaction (Django does this when autocommit
+    differs from the settings; harmless on SQLite's in-memory test database, fatal on
+    PostgreSQL). Django's own test client disconnects the same receiver."""
+    from django.core.signals import request_finished, request_started
+    from django.db import close_old_connections
+
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
 
 
 @pytest.fixture
