@@ -57,19 +57,39 @@ def catalog_committed(transactional_db, shared_data: Path) -> None:
 
 @pytest.fixture(scope="session", autouse=True)
 def _search_isolation(tmp_path_factory):
-    """Tests never touch var/qdrant: Qdrant's local mode lives in a session temp folder. And
-    writes to anime do not index them in search unless a test asks (``settings.SEARCH_AUTO_INDEX``):
-    embedding the catalogue is done once, by ``catalog_embeddings``."""
+    """Tests never touch var/: the embedded engine (Qdrant Edge) keeps the index in a session temp
+    folder. And writes to anime do not index them in search unless a test asks
+    (``settings.SEARCH_AUTO_INDEX``): embedding the catalogue is done once, by ``catalog_embeddings``."""
     from django.conf import settings
 
-    from catalog.search.qdrant import qdrant_close
+    from catalog.search.engine import engine_reset
 
-    qdrant_close()
+    engine_reset()
     settings.QDRANT_URL = ""
-    settings.QDRANT_PATH = tmp_path_factory.mktemp("qdrant")
+    settings.QDRANT_PATH = tmp_path_factory.mktemp("search-index")
     settings.SEARCH_AUTO_INDEX = False
     yield
-    qdrant_close()
+    engine_reset()
+
+
+def dead_port() -> int:
+    """A port nothing listens on (bound then released)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def qdrant_down(settings) -> Iterator[str]:
+    """The site configured for a Qdrant server that is not there (connections refused)."""
+    from catalog.search.engine import engine_reset
+
+    engine_reset()
+    settings.QDRANT_URL = f"http://127.0.0.1:{dead_port()}"
+    yield settings.QDRANT_URL
+    engine_reset()
 
 
 @pytest.fixture(scope="session")
@@ -79,23 +99,23 @@ def catalog_embeddings(django_db_setup, django_db_blocker, shared_data: Path) ->
     embedding-cache rows, which ``embedding_cache`` puts back after a transactional test flushed
     the database."""
     from catalog.models import Anime, EmbeddingCache
-    from catalog.search.index import anime_index
+    from catalog.search.index import index_rebuild
     from catalog.services import anime_import
 
     with django_db_blocker.unblock():
         if Anime.objects.count() == 0:  # a transactional test flushed the database before
             anime_import(paths=[shared_data])
         _embedding_cache_restore(_embedding_cache_file_read())
-        anime_index()
+        index_rebuild()
         rows = list(EmbeddingCache.objects.values_list("backend", "model", "dimension", "text_sha256", "vector"))
         _embedding_cache_file_write(rows)
         return rows
 
 
 def _embedding_cache_file() -> Path:
-    from django.conf import settings
-
-    return Path(settings.VAR_DIR) / "test-embedding-cache.npz"
+    # The project's var/, not settings.VAR_DIR: the session points that at a temporary folder
+    # (``_evaluator_var_dir``), and this file is meant to outlive the session.
+    return Path(__file__).resolve().parent / "var" / "test-embedding-cache.npz"
 
 
 def _embedding_cache_file_read() -> list[tuple]:
@@ -149,20 +169,20 @@ def embedding_cache(catalog, catalog_embeddings) -> None:
 
 @pytest.fixture
 def search_index(embedding_cache) -> str:
-    """The real catalogue indexed in search (a session-wide Qdrant local index). Returns the
-    collection name."""
-    from catalog.search.index import collection_name
+    """The real catalogue indexed in search (a session-wide index in the embedded engine). Returns
+    the index's base name."""
+    from catalog.search.index import index_base
 
-    return collection_name()
+    return index_base()
 
 
 @pytest.fixture
 def search_index_committed(catalog_committed, catalog_embeddings) -> str:
     """``search_index`` for transactional tests (live server, Celery worker)."""
-    from catalog.search.index import collection_name
+    from catalog.search.index import index_base
 
     _embedding_cache_restore(catalog_embeddings)
-    return collection_name()
+    return index_base()
 
 
 @pytest.fixture(autouse=True)
@@ -213,9 +233,11 @@ def trained(django_db_setup, django_db_blocker) -> dict[str, object]:
     from evaluator.tests.conftest import TRAIN_FOLDS, TRAIN_LIMIT
 
     with django_db_blocker.unblock():
+        _embedding_cache_restore(_embedding_cache_file_read())
         run = training_run_train(triggered_by=TrainingRun.Trigger.TEST, folds=TRAIN_FOLDS, limit=TRAIN_LIMIT)
         fields = {f.attname: getattr(run, f.attname) for f in TrainingRun._meta.concrete_fields}
         cache_rows = list(EmbeddingCache.objects.values_list("backend", "model", "dimension", "text_sha256", "vector"))
+        _embedding_cache_file_write(cache_rows)
     return {"run": fields, "cache": cache_rows}
 
 

@@ -69,7 +69,8 @@ class Anime(models.Model):
     provenance = models.CharField(max_length=255, blank=True, help_text="Which sources this record came from.")
     fetched_at = models.DateTimeField(null=True, blank=True, help_text="When the newest source was fetched.")
     created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    # Indexed: the search's title index asks for the latest change on every query.
+    updated_at = models.DateTimeField(auto_now=True, db_index=True)
 
     objects = AnimeQuerySet.as_manager()
 
@@ -143,3 +144,49 @@ class EmbeddingCache(models.Model):
 
     def __str__(self) -> str:
         return f"{self.backend}/{self.model}/{self.dimension} {self.text_sha256[:12]}"
+
+
+class IndexBuildQuerySet(models.QuerySet):
+    def running(self) -> IndexBuildQuerySet:
+        return self.filter(status=IndexBuild.Status.RUNNING)
+
+
+class IndexBuild(models.Model):
+    """A full build of the search index (a new generation beside the live one), with its
+    progress: what the search page shows while the first index is being built, and the admin's
+    history. At most one runs per index at a time (the database referees)."""
+
+    class Status(models.TextChoices):
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    index = models.CharField(max_length=128, help_text="The index's base name (embedding backend, model, dimension).")
+    generation = models.CharField(max_length=200, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.RUNNING, db_index=True)
+    triggered_by = models.CharField(max_length=32, default="command")
+    owner = models.CharField(max_length=255, blank=True, help_text="The building process (host:pid).")
+    total = models.PositiveIntegerField(default=0)
+    done = models.PositiveIntegerField(default=0)
+    started_at = models.DateTimeField(auto_now_add=True)
+    heartbeat_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    stats = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+
+    objects = IndexBuildQuerySet.as_manager()
+
+    class Meta:
+        ordering = ("-started_at", "-id")
+        constraints = [
+            models.UniqueConstraint(
+                fields=("index",), condition=models.Q(status="running"), name="index_build_one_running"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.index} build {self.pk} ({self.status})"
+
+    @property
+    def percent(self) -> int:
+        return min(100, round(100 * self.done / self.total)) if self.total else 0

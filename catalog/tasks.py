@@ -13,8 +13,10 @@ def anime_index_batch(mal_ids: list[int]) -> dict[str, int]:
     are dropped from the index, embeddings come from the cache when the text was seen before."""
     from catalog.search.index import anime_index
 
-    # In a worker with Qdrant's local mode, release the storage lock after the batch so the
-    # process that serves searches can open it (with QDRANT_URL this is a no-op).
-    stats = anime_index([int(i) for i in mal_ids], release=True)
-    logger.info("indexed %s, unchanged %s, removed %s", stats.indexed, stats.unchanged, stats.deleted)
+    stats = anime_index([int(i) for i in mal_ids])
+    if stats.missing:
+        # Nothing to update yet: the first full build (build_index) will include these anime.
+        logger.info("no search index yet; %s anime left for the first build", len(mal_ids))
+    else:
+        logger.info("indexed %s, unchanged %s, removed %s", stats.indexed, stats.unchanged, stats.deleted)
     return {"indexed": stats.indexed, "unchanged": stats.unchanged, "deleted": stats.deleted}

@@ -1,38 +1,71 @@
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
 from catalog.models import Anime
-from catalog.search.embeddings import get_embedder
-from catalog.search.index import anime_index, collection_name
-from catalog.search.qdrant import QdrantBusy
+from catalog.search.engine import EngineUnavailable, engine
+from catalog.search.index import (
+    IndexBuildInProgress,
+    index_base,
+    index_build_running,
+    index_needs_rebuild,
+    index_update,
+)
+
+WAIT_POLL = 2.0  # seconds
 
 
 class Command(BaseCommand):
     help = (
-        "Index the whole catalogue in search (Qdrant). Unchanged anime are skipped and embeddings "
-        "come from the cache, so a second run is quick; --rebuild recreates the collection."
+        "Bring the search index up to date. With no index yet, with --rebuild, or when the indexed "
+        "text or format changed, a new generation is built beside the live one and searches switch "
+        "to it at once when it is complete (the site keeps serving meanwhile); otherwise the live "
+        "one is updated in place of changed anime only (embeddings come from the cache)."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--rebuild", action="store_true", help="drop and recreate the collection first")
+        parser.add_argument("--rebuild", action="store_true", help="build a new generation even if nothing changed")
+        parser.add_argument(
+            "--wait",
+            action="store_true",
+            help="when another build of the index runs, wait for it to end, then update (what `make run` uses)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        embedder = get_embedder()
+        if options["wait"]:
+            self.wait_for_other_build()
+        base = index_base()
         total = Anime.objects.count()
-        self.stdout.write(f"Indexing {total:,} anime into {collection_name(embedder)}")
+        try:
+            rebuild = options["rebuild"] or index_needs_rebuild()
+        except EngineUnavailable as error:
+            raise CommandError(str(error)) from error
+        what = "Building a new generation of" if rebuild else "Updating"
+        self.stdout.write(f"{what} {base} ({engine().kind} engine): {total:,} anime")
         with tqdm(total=total, unit="anime", desc="Indexing", file=self.stderr._out, disable=None) as bar:
             try:
-                stats = anime_index(rebuild=options["rebuild"], progress=bar.update)
-            except QdrantBusy as exc:
-                raise CommandError(str(exc)) from exc
+                stats = index_update(rebuild=rebuild, progress=bar.update)
+            except (IndexBuildInProgress, EngineUnavailable) as error:
+                raise CommandError(str(error)) from error
+        if stats.missing:
+            raise CommandError("No search index is live yet: run build_index without arguments first.")
         rate = stats.total / stats.seconds if stats.seconds else 0.0
-        self.stdout.write(
-            self.style.SUCCESS(
-                f"indexed {stats.indexed:,}, unchanged {stats.unchanged:,}, removed {stats.deleted:,} "
-                f"in {stats.seconds:.1f} s ({rate:,.1f} docs/s; embedding {stats.embed_seconds:.1f} s)"
-            )
+        line = (
+            f"indexed {stats.indexed:,}, unchanged {stats.unchanged:,}, removed {stats.deleted:,} "
+            f"in {stats.seconds:.1f} s ({rate:,.1f} docs/s; embedding {stats.embed_seconds:.1f} s)"
         )
+        if rebuild:
+            line += f"; live generation {stats.generation}; caught up {stats.caught_up:,} changed meanwhile"
+        self.stdout.write(self.style.SUCCESS(line))
+
+    def wait_for_other_build(self) -> None:
+        shown = -1
+        while (build := index_build_running()) is not None:
+            if build.percent != shown:
+                self.stdout.write(f"Waiting for build {build.pk} of the index ({build.percent}% done) …")
+                shown = build.percent
+            time.sleep(WAIT_POLL)

@@ -1,15 +1,16 @@
 """Fault test: index N anime with a real Celery worker on Redis, ``kill -9`` it while a batch
-is in flight, start a new one, let the queue drain, then check that every anime is in Qdrant
-exactly once (point id = MAL id) and that the anime table did not change.
+is in flight, start a new one, let the queue drain, then check that every anime is in the search
+index exactly once (point id = MAL id) and that the anime table did not change.
 
     python manage.py fault_test [--count 500] [--batch 10] [--broker redis://127.0.0.1:6379/7]
 
-The workers run in their own processes (``--worker`` below) on their own Redis db and their own
-Qdrant local-mode folder under a temporary directory; this process opens that folder only after
-the last worker exited (local mode is single-process). What makes it hold: ``acks_late`` (a
-message is acknowledged after the task ran), ``reject_on_worker_lost``, and a Redis visibility
-timeout after which a dead worker's unacknowledged message is delivered again; the task is
-idempotent (upserts by MAL id).
+The workers run in their own processes (``--worker`` below) on their own Redis db, writing to an
+embedded index (Qdrant Edge) of their own under a temporary directory, which this process creates
+empty first. Each batch is one write: a copy of the live generation, changed and published at once,
+so a worker killed mid-batch leaves an unpublished copy behind and nothing half-written. What makes
+it hold: ``acks_late`` (a message is acknowledged after the task ran), ``reject_on_worker_lost``,
+and a Redis visibility timeout after which a dead worker's unacknowledged message is delivered
+again; the task is idempotent (upserts by MAL id).
 """
 
 from __future__ import annotations
@@ -111,6 +112,15 @@ class Command(BaseCommand):
         client.flushdb()
         deadline = time.monotonic() + float(options["timeout"])
 
+        from catalog.search.engine import engine, engine_reset
+        from catalog.search.index import index_base, index_format, index_schema
+
+        engine_reset()
+        settings.QDRANT_URL = ""
+        settings.QDRANT_PATH = workdir / "search-index"
+        with engine().building(index_base(), schema=index_schema(), format=index_format()):
+            pass  # an empty live generation for the workers to fill
+
         app = _app(broker)
         sent = [app.send_task(TASK, args=[b], queue=QUEUE).id for b in batches]
         app.close()
@@ -158,24 +168,10 @@ class Command(BaseCommand):
         lost_tasks = [t for t in sent if t not in first_done and t not in second_done]
         twice = sorted(first_done & second_done)
 
-        # Now this process may open the workers' Qdrant folder.
-        from catalog.search.index import collection_name
-        from catalog.search.qdrant import qdrant_client, qdrant_close
-
-        qdrant_close()
-        settings.QDRANT_URL = ""
-        settings.QDRANT_PATH = workdir / "qdrant"
-        name = collection_name()
-        qdrant = qdrant_client()
-        points = qdrant.count(name, exact=True).count
-        stored: list[int] = []
-        offset = None
-        while True:
-            records, offset = qdrant.scroll(name, limit=1000, offset=offset, with_payload=False, with_vectors=False)
-            stored.extend(int(r.id) for r in records)
-            if offset is None:
-                break
-        qdrant_close()
+        with engine().reading(index_base()) as live:
+            points = live.count()
+            stored = sorted(live.ids())
+        engine_reset()
         missing = sorted(set(ids) - set(stored))
         extra = sorted(set(stored) - set(ids))
         duplicated = len(stored) - len(set(stored))
@@ -187,7 +183,7 @@ class Command(BaseCommand):
         self.stdout.write(f"redelivered:       {len(redelivered)}")
         self.stdout.write(f"lost (never done): {len(lost_tasks)}")
         self.stdout.write(f"done twice:        {len(twice)} (harmless: the task is idempotent)")
-        self.stdout.write(f"points in Qdrant:  {points} for {len(ids)} anime")
+        self.stdout.write(f"points in index:   {points} for {len(ids)} anime")
         self.stdout.write(f"anime missing:     {len(missing)}")
         self.stdout.write(f"anime duplicated:  {duplicated + len(extra)}")
         self.stdout.write(f"anime table:       {'unchanged' if checksum_before == checksum_after else 'CHANGED'}")
@@ -202,7 +198,7 @@ class Command(BaseCommand):
             problems.append("the anime table changed")
         if problems:
             raise CommandError("; ".join(problems))
-        self.stdout.write(self.style.SUCCESS("OK: every anime in Qdrant exactly once, database unchanged"))
+        self.stdout.write(self.style.SUCCESS("OK: every anime in the index exactly once, database unchanged"))
 
     # ------------------------------------------------------------------ workers
 
@@ -210,7 +206,7 @@ class Command(BaseCommand):
         env = {
             **os.environ,
             "QDRANT_URL": "",
-            "QDRANT_PATH": str(workdir / "qdrant"),
+            "QDRANT_PATH": str(workdir / "search-index"),
             "SEARCH_AUTO_INDEX": "0",
         }
         with open(log, "w") as out:

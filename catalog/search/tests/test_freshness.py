@@ -11,8 +11,8 @@ from django.conf import settings as django_settings
 from catalog.models import Anime
 from catalog.records import AnimeRecord
 from catalog.search import freshness
+from catalog.search.engine import engine
 from catalog.search.index import anime_index
-from catalog.search.qdrant import qdrant_client
 from catalog.search.service import search_anime
 from catalog.services import anime_upsert
 
@@ -106,7 +106,8 @@ def test_it_indexes_eagerly_without_a_broker(search_index: str, settings, django
         assert search_anime("octopus chess lighthouse keeper", limit=3).hits[0].anime.mal_id == NEW_ID
     finally:
         _drop_from_index(NEW_ID)
-    assert qdrant_client().retrieve(search_index, ids=[NEW_ID]) == []
+    with engine().reading(search_index) as live:
+        assert live.retrieve([NEW_ID]) == []
 
 
 @pytest.mark.slow
