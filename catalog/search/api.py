@@ -17,6 +17,7 @@ from rest_framework.views import APIView
 
 from catalog import selectors
 from catalog.api import ANIME_LIST_PARAMETERS
+from catalog.search.engine import EngineError
 from catalog.search.fallback import similar_fallback
 from catalog.search.forms import FILTER_NAMES, search_request_parse
 from catalog.search.service import (
@@ -24,7 +25,6 @@ from catalog.search.service import (
     MAX_QUERY_LENGTH,
     MODES,
     SearchHit,
-    SearchUnavailable,
     search_anime,
     similar_anime,
 )
@@ -55,7 +55,12 @@ class SearchResponseSerializer(serializers.Serializer):
     fold = serializers.BooleanField()
     count = serializers.IntegerField()
     degraded = serializers.BooleanField(
-        help_text="True when the search index is unreachable and the database's keyword search answered."
+        help_text="True when the search index could not answer and the database's keyword search did."
+    )
+    notice = serializers.CharField(help_text="Why the results are degraded (empty when they are not).")
+    index_building = serializers.IntegerField(
+        allow_null=True,
+        help_text="While the first search index is being built: how far it is, in percent (else null).",
     )
     results = SearchHitSerializer(many=True)
 
@@ -67,7 +72,6 @@ SEARCH_ERRORS = inline_serializer(
         for name in ("q", "mode", "limit", "fold", *FILTER_NAMES)
     },
 )
-UNAVAILABLE = inline_serializer(name="SearchUnavailable", fields={"detail": serializers.CharField()})
 SEARCH_PARAMETERS = [
     OpenApiParameter(
         "q",
@@ -98,15 +102,20 @@ SEARCH_PARAMETERS = [
 ]
 
 
-def hit_data(rank: int, hit: SearchHit, context: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "rank": rank,
-        "score": round(hit.score, 6),
-        "title_match": hit.title_match,
-        "snippet": hit.snippet,
-        "related": [{"mal_id": a.mal_id, "title": a.title, "year": a.year, "type": a.type} for a in hit.related],
-        "anime": AnimeListSerializer(hit.anime, context=context).data,
-    }
+def hits_data(hits: list[SearchHit], context: dict[str, Any]) -> list[dict[str, Any]]:
+    """The API's results: one serializer for every hit's anime (its fields are built once)."""
+    animes = AnimeListSerializer([hit.anime for hit in hits], many=True, context=context).data
+    return [
+        {
+            "rank": rank,
+            "score": round(hit.score, 6),
+            "title_match": hit.title_match,
+            "snippet": hit.snippet,
+            "related": [{"mal_id": a.mal_id, "title": a.title, "year": a.year, "type": a.type} for a in hit.related],
+            "anime": anime,
+        }
+        for rank, (hit, anime) in enumerate(zip(hits, animes, strict=True), 1)
+    ]
 
 
 class SearchView(APIView):
@@ -120,25 +129,23 @@ class SearchView(APIView):
         description=(
             "Hybrid search (embeddings + BM25 keywords, reciprocal-rank fusion) over the catalogue. "
             "A query naming a title ranks that anime first. The browse filters apply inside the "
-            "index, so `limit` results come back whenever that many match."
+            "index, so `limit` results come back whenever that many match. When the index cannot "
+            "answer (not built yet, Qdrant unreachable) the database's keyword search answers with "
+            "`degraded: true` and a `notice`."
         ),
         parameters=SEARCH_PARAMETERS,
         responses={
             200: SearchResponseSerializer,
             400: OpenApiResponse(SEARCH_ERRORS, "Bad parameter values, by parameter name."),
-            503: OpenApiResponse(UNAVAILABLE, "The search index is not built or Qdrant is unreachable."),
         },
     )
     def get(self, request: Request) -> Response:
         parsed, errors, _ = search_request_parse(request.query_params)
         if parsed is None:
             raise ValidationError(errors)
-        try:
-            results = search_anime(
-                parsed.q, criteria=parsed.criteria, limit=parsed.limit, mode=parsed.mode, fold_franchises=parsed.fold
-            )
-        except SearchUnavailable as exc:
-            return Response({"detail": f"Search is unavailable: {exc}"}, status=503)
+        results = search_anime(
+            parsed.q, criteria=parsed.criteria, limit=parsed.limit, mode=parsed.mode, fold_franchises=parsed.fold
+        )
         context = {"request": request, "thresholds": selectors.tier_thresholds_in_force()}
         return Response(
             {
@@ -147,7 +154,9 @@ class SearchView(APIView):
                 "fold": results.fold,
                 "count": len(results.hits),
                 "degraded": results.degraded,
-                "results": [hit_data(rank, hit, context) for rank, hit in enumerate(results.hits, 1)],
+                "notice": results.notice,
+                "index_building": results.index_building,
+                "results": hits_data(results.hits, context),
             }
         )
 
@@ -156,7 +165,7 @@ class SimilarResponseSerializer(serializers.Serializer):
     mal_id = serializers.IntegerField()
     count = serializers.IntegerField()
     degraded = serializers.BooleanField(
-        help_text="True when the search index is unreachable: popular anime sharing the most genres instead."
+        help_text="True when the search index could not answer: popular anime sharing the most genres instead."
     )
     results = inline_serializer(
         name="SimilarHit",
@@ -177,7 +186,6 @@ class SimilarView(APIView):
             200: SimilarResponseSerializer,
             400: OpenApiResponse(SEARCH_ERRORS, "Bad `limit`."),
             404: OpenApiResponse(inline_serializer(name="SimilarNotFound", fields={"detail": serializers.CharField()})),
-            503: OpenApiResponse(UNAVAILABLE, "The search index is not built or Qdrant is unreachable."),
         },
     )
     def get(self, request: Request, mal_id: str) -> Response:
@@ -199,22 +207,19 @@ class SimilarView(APIView):
         degraded = False
         try:
             hits = similar_anime(anime, limit=limit)
-        except SearchUnavailable:
+        except EngineError:
             # Degrade, don't fail: popular anime sharing its genres (catalog/search/fallback.py).
             hits, degraded = similar_fallback(anime, limit=limit), True
         context = {"request": request, "thresholds": selectors.tier_thresholds_in_force()}
+        animes = AnimeListSerializer([hit.anime for hit in hits], many=True, context=context).data
         return Response(
             {
                 "mal_id": anime.mal_id,
                 "count": len(hits),
                 "degraded": degraded,
                 "results": [
-                    {
-                        "rank": rank,
-                        "score": round(hit.score, 6),
-                        "anime": AnimeListSerializer(hit.anime, context=context).data,
-                    }
-                    for rank, hit in enumerate(hits, 1)
+                    {"rank": rank, "score": round(hit.score, 6), "anime": data}
+                    for rank, (hit, data) in enumerate(zip(hits, animes, strict=True), 1)
                 ],
             }
         )

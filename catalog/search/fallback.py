@@ -1,5 +1,5 @@
-"""Reduced-mode search: what the site answers from when Qdrant is unreachable (server down,
-local storage locked by another process, collection missing).
+"""Reduced-mode search: what the site answers from when the search index cannot (a Qdrant server
+that is down, a shard on disk that cannot be read, no index built yet).
 
 The database's own keyword search (``AnimeQuerySet.keyword_search``: Postgres full-text search,
 or a weighted word count on SQLite) with the same filters, the same title matching, franchise
@@ -24,6 +24,38 @@ DEGRADED_NOTICE = (
     "Search is running in reduced mode: the search index cannot be reached, so results come from "
     "a plain keyword search and may be less relevant."
 )
+BUILDING_NOTICE = (
+    "The search index is being built ({percent}% done): until it is ready, results come from a "
+    "plain keyword search and may be less relevant."
+)
+
+
+def index_notice() -> str:
+    """What the search page says before any query when the index cannot answer yet ("" when it can)."""
+    from catalog.search.engine import EngineError, engine
+    from catalog.search.index import index_base, index_build_running
+
+    try:
+        if engine().live(index_base()) is not None:
+            return ""
+    except EngineError:
+        return DEGRADED_NOTICE
+    build = index_build_running()
+    return BUILDING_NOTICE.format(percent=build.percent) if build is not None else DEGRADED_NOTICE
+
+
+def fallback_notice(cause: BaseException | None) -> tuple[str, int | None]:
+    """The notice to show, and the first build's progress when that is why there is no index."""
+    from catalog.search.engine import IndexMissing
+    from catalog.search.index import index_build_running
+
+    if isinstance(cause, IndexMissing):
+        build = index_build_running()
+        if build is not None:
+            return BUILDING_NOTICE.format(percent=build.percent), build.percent
+    return DEGRADED_NOTICE, None
+
+
 # Candidates taken from the keyword ranking before folding.
 CANDIDATES = 100
 
@@ -35,8 +67,10 @@ def search_keyword_fallback(
     limit: int = 10,
     mode: str = "hybrid",
     fold_franchises: bool = True,
+    cause: BaseException | None = None,
 ):  # -> SearchResults
-    """The same answer shape as ``search_anime``, from the database alone."""
+    """The same answer shape as ``search_anime``, from the database alone; ``cause`` is why the
+    index did not answer (it picks the notice)."""
     from catalog.search.service import (
         SearchResults,
         criteria_queryset,
@@ -75,8 +109,16 @@ def search_keyword_fallback(
     )
     hits = hits_hydrate(groups, query=query, titles=titles, score_of=score_of, title_set=title_set)
     total = time.perf_counter() - started
+    notice, building = fallback_notice(cause)
     return SearchResults(
-        query=query, mode=mode, hits=hits, fold=fold_franchises, timings={"total": total}, degraded=True
+        query=query,
+        mode=mode,
+        hits=hits,
+        fold=fold_franchises,
+        timings={"total": total},
+        degraded=True,
+        notice=notice,
+        index_building=building,
     )
 
 

@@ -68,7 +68,8 @@ def search_request_parse(
     filterset = AnimeFilter(filter_data, queryset=Anime.objects.none())
     errors: dict[str, list[str]] = {}
     form_ok = form.is_valid()
-    filters_ok = filterset.is_valid()
+    # Without filter parameters there is nothing to validate (building the filter form costs ~3 ms).
+    filters_ok = not filter_data or filterset.is_valid()
     if not form_ok:
         errors.update({name: list(messages) for name, messages in form.errors.items()})
     if not filters_ok:
@@ -82,6 +83,6 @@ def search_request_parse(
         mode=data.get("mode") or "hybrid",
         limit=data.get("limit") or default_limit,
         fold=True if fold is None else fold,
-        criteria=filterset.criteria(),
+        criteria=filterset.criteria() if filter_data else AnimeCriteria(),
     )
     return request, {}, filterset

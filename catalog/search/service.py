@@ -1,11 +1,12 @@
 """The search service used by the page, the API and the commands.
 
-``search_anime``: the query is embedded once; Qdrant answers a dense and a sparse (BM25) query
-in one batch, both with the filters inside Qdrant so the top k stays full; the two rankings are
-fused with weighted reciprocal-rank fusion; anime whose title the query names go first; hits of
+``search_anime``: the query is embedded once; the engine answers one hybrid query: a dense and a
+sparse (BM25) ranking, both with the filters inside so the top k stays full, fused by the engine's
+weighted reciprocal-rank fusion (``FUSION``); anime whose title the query names go first; hits of
 one franchise fold into one card; each hit gets the synopsis sentence that shares the most
 (IDF-weighted) words with the query as its snippet. No model work happens after the query
-embedding.
+embedding. When the index is missing or the engine cannot answer, the database's keyword search
+answers instead (``fallback.py``).
 """
 
 from __future__ import annotations
@@ -15,20 +16,32 @@ import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import NamedTuple
 
 import numpy as np
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
-from qdrant_client import models as qm
 
 from catalog.filters import AnimeCriteria
 from catalog.models import Anime
 from catalog.search.documents import synopsis_sentences
 from catalog.search.embeddings import get_embedder
-from catalog.search.index import DENSE, SPARSE, collection_name
+from catalog.search.engine import (
+    Condition,
+    EngineError,
+    Filter,
+    Fusion,
+    HasId,
+    Match,
+    MatchAny,
+    Range,
+    Sparse,
+    VectorQuery,
+    engine,
+)
+from catalog.search.index import DENSE, SPARSE, index_base
 from catalog.search.keywords import fold, keyword_tokens, query_sparse, stem
-from catalog.search.qdrant import qdrant_client
 from catalog.search.titles import TitleIndex, title_index
 
 logger = logging.getLogger(__name__)
@@ -38,13 +51,11 @@ MAX_QUERY_LENGTH = 1000
 MAX_LIMIT = 50
 # Candidates each ranking contributes before fusion and folding.
 CANDIDATES = 100
-# Reciprocal-rank fusion (Cormack et al. 2009): score = sum of weight / (RRF_K + rank).
-RRF_K = 60
-RRF_WEIGHTS = {"dense": 1.0, "sparse": 1.0}
-
-
-class SearchUnavailable(Exception):
-    """The index is missing or Qdrant cannot be reached."""
+# Reciprocal-rank fusion (Cormack et al. 2009), computed by the engine (see engine.Fusion): with
+# equal weights a point scores the sum of 1 / (k + rank) over the rankings. Qdrant counts ranks
+# from 0, so k = 61 is the classic k = 60 with ranks counted from 1 (what the dev-set figures were
+# measured with). Weights: (dense, sparse).
+FUSION = Fusion(k=61, weights=(1.0, 1.0))
 
 
 @dataclass
@@ -68,50 +79,41 @@ class SearchResults:
     hits: list[SearchHit]
     fold: bool
     timings: dict[str, float] = field(default_factory=dict)
-    # True when Qdrant could not be reached and the database's keyword search answered.
+    # True when the index could not answer and the database's keyword search did.
     degraded: bool = False
+    # Why, for the page and the API (the reduced-mode notice, or the first build's progress).
+    notice: str = ""
+    # The first build's progress in percent while there is no index yet, else None.
+    index_building: int | None = None
 
 
-def criteria_filter(criteria: AnimeCriteria | None, *, exclude_franchise: str = "") -> qm.Filter | None:
-    """The browse page's filters as a Qdrant filter (same meaning as ``AnimeFilter``)."""
-    must: list[qm.Condition] = []
-    must_not: list[qm.Condition] = []
+def criteria_filter(criteria: AnimeCriteria | None, *, exclude_franchise: str = "") -> Filter | None:
+    """The browse page's filters as an engine filter (same meaning as ``AnimeFilter``)."""
+    must: list[Condition] = []
+    must_not: list[Condition] = []
     if criteria is not None:
-        for genre in criteria.genres:
-            must.append(qm.FieldCondition(key="genres", match=qm.MatchValue(value=genre)))
+        must.extend(Match("genres", genre) for genre in criteria.genres)
         if criteria.exclude_genres:
-            must_not.append(qm.FieldCondition(key="genres", match=qm.MatchAny(any=list(criteria.exclude_genres))))
+            must_not.append(MatchAny("genres", tuple(criteria.exclude_genres)))
         if criteria.type:
-            must.append(qm.FieldCondition(key="type", match=qm.MatchValue(value=criteria.type)))
+            must.append(Match("type", criteria.type))
         if criteria.tier:
-            must.append(qm.FieldCondition(key="tier", match=qm.MatchValue(value=criteria.tier)))
+            must.append(Match("tier", criteria.tier))
         if criteria.year_min is not None or criteria.year_max is not None:
-            must.append(qm.FieldCondition(key="year", range=qm.Range(gte=criteria.year_min, lte=criteria.year_max)))
+            must.append(Range("year", gte=criteria.year_min, lte=criteria.year_max))
         if criteria.score_min is not None or criteria.score_max is not None:
-            must.append(qm.FieldCondition(key="score", range=qm.Range(gte=criteria.score_min, lte=criteria.score_max)))
+            must.append(Range("score", gte=criteria.score_min, lte=criteria.score_max))
     if exclude_franchise:
-        must_not.append(qm.FieldCondition(key="franchise_key", match=qm.MatchValue(value=exclude_franchise)))
+        must_not.append(Match("franchise_key", exclude_franchise))
     if not must and not must_not:
         return None
-    return qm.Filter(must=must or None, must_not=must_not or None)
+    return Filter(must=tuple(must), must_not=tuple(must_not))
 
 
 def criteria_queryset(criteria: AnimeCriteria | None):  # -> AnimeQuerySet
     """The same filters on the database (for title matches, which do not come from Qdrant)."""
     qs = Anime.objects.all()
     return criteria.apply(qs) if criteria is not None else qs
-
-
-def rrf_fuse(
-    rankings: dict[str, Sequence[int]], *, weights: dict[str, float] | None = None, k: int = RRF_K
-) -> list[tuple[int, float]]:
-    weights = weights or RRF_WEIGHTS
-    scores: dict[int, float] = {}
-    for name, ids in rankings.items():
-        weight = weights.get(name, 1.0)
-        for rank, mal_id in enumerate(ids, 1):
-            scores[mal_id] = scores.get(mal_id, 0.0) + weight / (k + rank)
-    return sorted(scores.items(), key=lambda item: (-item[1], item[0]))
 
 
 class Candidate(NamedTuple):
@@ -128,53 +130,34 @@ def vector_query(
     *,
     dense: np.ndarray | None,
     sparse: tuple[list[int], list[float]] | None,
-    query_filter: qm.Filter | None,
+    query_filter: Filter | None,
     limit: int = CANDIDATES,
-) -> dict[str, list[Candidate]]:
-    """One round trip to Qdrant: the dense and/or sparse ranking -> [Candidate]."""
-    requests: list[tuple[str, qm.QueryRequest]] = []
+) -> list[Candidate]:
+    """One engine query: the dense and/or the sparse ranking (fused when both) -> candidates.
+    Raises ``IndexMissing`` / ``EngineUnavailable``."""
+    queries: list[VectorQuery] = []
+    weights: list[float] = []
     if dense is not None:
-        requests.append(
-            (
-                "dense",
-                qm.QueryRequest(
-                    query=dense.tolist(), using=DENSE, filter=query_filter, limit=limit, with_payload=CANDIDATE_PAYLOAD
-                ),
-            )
-        )
+        queries.append(VectorQuery(DENSE, dense.tolist()))
+        weights.append(FUSION.weights[0])
     if sparse is not None and sparse[0]:
-        vector = qm.SparseVector(indices=sparse[0], values=sparse[1])
-        requests.append(
-            (
-                "sparse",
-                qm.QueryRequest(
-                    query=vector, using=SPARSE, filter=query_filter, limit=limit, with_payload=CANDIDATE_PAYLOAD
-                ),
-            )
+        queries.append(VectorQuery(SPARSE, Sparse(indices=sparse[0], values=sparse[1])))
+        weights.append(FUSION.weights[1])
+    if not queries:
+        return []
+    with engine().reading(index_base()) as collection:
+        hits = collection.query(
+            queries,
+            limit=limit,
+            candidates=CANDIDATES,
+            filter=query_filter,
+            fusion=Fusion(FUSION.k, tuple(weights)),
+            payload=CANDIDATE_PAYLOAD,
         )
-    if not requests:
-        return {}
-    name = collection_name()
-    try:
-        responses = qdrant_client().query_batch_points(name, requests=[r for _, r in requests])
-    except ValueError as exc:  # local mode: "Collection ... not found"
-        raise SearchUnavailable(str(exc)) from exc
-    except Exception as exc:
-        if "not found" in str(exc).lower():
-            raise SearchUnavailable(f"the search index {name} does not exist: run manage.py build_index") from exc
-        raise SearchUnavailable(str(exc)) from exc
-    return {
-        label: [
-            Candidate(
-                int(p.id),
-                float(p.score),
-                str((p.payload or {}).get("franchise_key", "")),
-                int((p.payload or {}).get("members") or 0),
-            )
-            for p in response.points
-        ]
-        for (label, _), response in zip(requests, responses, strict=True)
-    }
+    return [
+        Candidate(hit.id, hit.score, str(hit.payload.get("franchise_key", "")), int(hit.payload.get("members") or 0))
+        for hit in hits
+    ]
 
 
 # ---------------------------------------------------------------------------- snippets
@@ -186,14 +169,34 @@ def query_stems(query: str) -> set[str]:
     return set(keyword_tokens(query))
 
 
+# Snippets look at the same synopses again and again (popular anime are hits of many queries), and
+# splitting and stemming a synopsis costs ~1 ms: each text's analysis is kept, keyed by the text
+# itself, so an edited synopsis is analysed afresh.
+@lru_cache(maxsize=8192)
+def _sentence_stems(sentence: str) -> frozenset[str]:
+    return frozenset(keyword_tokens(sentence))
+
+
+@lru_cache(maxsize=4096)
+def _synopsis_sentences(synopsis: str) -> tuple[str, ...]:
+    return tuple(synopsis_sentences(synopsis))
+
+
+@lru_cache(maxsize=8192)
+def _sentence_words(sentence: str) -> tuple[tuple[str, str], ...]:
+    """The sentence cut into words and the text between them: (piece, its stem or "")."""
+    return tuple(
+        (piece, stem(fold(piece)) if _WORDS.fullmatch(piece) else "") for piece in _WORDS.split(sentence) if piece
+    )
+
+
 def best_sentence(synopsis: str, stems: set[str], index: TitleIndex) -> str:
-    sentences = synopsis_sentences(synopsis)
+    sentences = _synopsis_sentences(synopsis)
     if not sentences:
         return ""
     best, best_score = sentences[0], 0.0
     for sentence in sentences:
-        tokens = set(keyword_tokens(sentence))
-        score = sum(index.idf(t) for t in tokens & stems)
+        score = sum(index.idf(t) for t in _sentence_stems(sentence) & stems)
         if score > best_score:
             best, best_score = sentence, score
     return best
@@ -201,12 +204,16 @@ def best_sentence(synopsis: str, stems: set[str], index: TitleIndex) -> str:
 
 def highlight(sentence: str, stems: set[str]) -> SafeString:
     """The sentence, HTML-escaped, with words matching the query wrapped in <mark>."""
-    parts: list[str] = []
-    for piece in _WORDS.split(sentence):
-        if piece and _WORDS.fullmatch(piece) and stem(fold(piece)) in stems:
-            parts.append(f"<mark>{escape(piece)}</mark>")
-        else:
-            parts.append(escape(piece))
+    words = _sentence_words(sentence)
+    return _highlight(sentence, frozenset(stem for _, stem in words if stem in stems))
+
+
+@lru_cache(maxsize=8192)
+def _highlight(sentence: str, marked: frozenset[str]) -> SafeString:
+    parts = [
+        f"<mark>{escape(piece)}</mark>" if word_stem in marked else escape(piece)
+        for piece, word_stem in _sentence_words(sentence)
+    ]
     return mark_safe("".join(parts))
 
 
@@ -262,25 +269,21 @@ def search_anime(
     mark = time.perf_counter()
     sparse = query_sparse(query) if mode in ("hybrid", "sparse") else None
     try:
-        rankings = vector_query(dense=dense, sparse=sparse, query_filter=criteria_filter(criteria))
-    except SearchUnavailable as exc:
+        candidates = vector_query(dense=dense, sparse=sparse, query_filter=criteria_filter(criteria))
+    except EngineError as error:
         # Degrade, don't fail: the database's keyword search answers (catalog/search/fallback.py).
         from catalog.search.fallback import search_keyword_fallback
 
-        logger.warning("search index unavailable, answering from the database: %s", exc)
+        logger.warning("search index unavailable, answering from the database: %s", error)
         return search_keyword_fallback(
-            query, criteria=criteria, limit=limit, mode=mode, fold_franchises=fold_franchises
+            query, criteria=criteria, limit=limit, mode=mode, fold_franchises=fold_franchises, cause=error
         )
     timings["vector"] = time.perf_counter() - mark
 
     mark = time.perf_counter()
-    franchise: dict[int, str] = {}
-    members: dict[int, int] = {}
-    for ranked in rankings.values():
-        for candidate in ranked:
-            franchise[candidate.mal_id] = candidate.franchise_key
-            members[candidate.mal_id] = candidate.members
-    fused = rrf_fuse({label: [c.mal_id for c in ranked] for label, ranked in rankings.items()})
+    franchise = {c.mal_id: c.franchise_key for c in candidates}
+    members = {c.mal_id: c.members for c in candidates}
+    fused = [(c.mal_id, c.score) for c in candidates]
     titles = title_index()
     matches = titles.match(query)
     if matches:
@@ -344,40 +347,30 @@ def hits_hydrate(
 
 
 def similar_anime(anime: Anime, *, limit: int = 6) -> list[SearchHit]:
-    """The nearest anime by dense vector, outside ``anime``'s own franchise, one per franchise.
-
-    The own franchise is dropped in Python from an unfiltered query with spare candidates:
-    local mode evaluates a payload filter point by point (~45 ms), the plain query takes ~5.
-    Only when the spare candidates run out does it ask again with the filter."""
-    name = collection_name()
-    try:
-        points = qdrant_client().retrieve(name, ids=[anime.mal_id], with_vectors=[DENSE])
-    except Exception as exc:
-        raise SearchUnavailable(str(exc)) from exc
-    if not points:
-        return []
-    vector = points[0].vector
-    dense = np.array(vector[DENSE] if isinstance(vector, dict) else vector, dtype=np.float32)
-    own = anime.franchise_key
-
-    def pick(ranked: list[Candidate]) -> list[tuple[int, float]]:
-        chosen: list[tuple[int, float]] = []
-        seen: set[str] = {own} if own else set()
-        for mal_id, score, key, _ in ranked:
-            if mal_id == anime.mal_id or (key and key in seen):
-                continue
-            if key:
-                seen.add(key)
-            chosen.append((mal_id, score))
-            if len(chosen) >= limit:
-                break
-        return chosen
-
-    chosen = pick(vector_query(dense=dense, sparse=None, query_filter=None, limit=limit * 4 + 20).get("dense", []))
-    if len(chosen) < limit:
-        query_filter = criteria_filter(None, exclude_franchise=own)
-        chosen = pick(
-            vector_query(dense=dense, sparse=None, query_filter=query_filter, limit=limit * 4).get("dense", [])
+    """The nearest anime by dense vector, outside ``anime``'s own franchise (a filter inside the
+    engine), one per franchise. Raises ``IndexMissing`` / ``EngineUnavailable``."""
+    with engine().reading(index_base()) as collection:
+        records = collection.retrieve([anime.mal_id], vectors=[DENSE])
+        if not records or DENSE not in records[0].vectors:
+            return []
+        own = anime.franchise_key
+        query_filter = Filter(must_not=(Match("franchise_key", own),) if own else (HasId(frozenset({anime.mal_id})),))
+        hits = collection.query(
+            [VectorQuery(DENSE, records[0].vectors[DENSE])],
+            limit=limit * 4,
+            filter=query_filter,
+            payload=["franchise_key"],
         )
+    chosen: list[tuple[int, float]] = []
+    seen: set[str] = set()
+    for hit in hits:
+        key = str(hit.payload.get("franchise_key", ""))
+        if key and key in seen:
+            continue
+        if key:
+            seen.add(key)
+        chosen.append((hit.id, hit.score))
+        if len(chosen) >= limit:
+            break
     objects = {a.mal_id: a for a in Anime.objects.filter(mal_id__in=[c[0] for c in chosen]).prefetch_related("genres")}
     return [SearchHit(anime=objects[m], score=s) for m, s in chosen if m in objects]

@@ -3,19 +3,15 @@ partial, and the same page as a plain GET form without JavaScript."""
 
 from __future__ import annotations
 
-import logging
-
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.cache import patch_vary_headers
 
 from catalog import selectors
 from catalog.models import Genre
-from catalog.search.fallback import DEGRADED_NOTICE
+from catalog.search.fallback import index_notice
 from catalog.search.forms import search_request_parse
-from catalog.search.service import MAX_QUERY_LENGTH, MODES, SearchUnavailable, search_anime
-
-logger = logging.getLogger(__name__)
+from catalog.search.service import MAX_QUERY_LENGTH, MODES, search_anime
 
 PAGE_LIMIT = 20
 EXAMPLES = (
@@ -33,15 +29,10 @@ def search_page(request: HttpRequest) -> HttpResponse:
     if not query:
         errors.pop("q", None)  # an empty box is the starting state, not a mistake
     results = None
-    unavailable = ""
     if parsed is not None:
-        try:
-            results = search_anime(
-                parsed.q, criteria=parsed.criteria, limit=parsed.limit, mode=parsed.mode, fold_franchises=parsed.fold
-            )
-        except SearchUnavailable as exc:
-            logger.warning("search unavailable: %s", exc)
-            unavailable = "Search is not available right now: the search index has not been built yet."
+        results = search_anime(
+            parsed.q, criteria=parsed.criteria, limit=parsed.limit, mode=parsed.mode, fold_franchises=parsed.fold
+        )
     form = filterset.form
     labels = {"q": "Search", "mode": "Ranking", "limit": "Results", "fold": "Group franchises"}
     labels.update({name: str(field.label) for name, field in form.fields.items()})
@@ -50,8 +41,7 @@ def search_page(request: HttpRequest) -> HttpResponse:
         "query": query,
         "results": results,
         "errors": [(labels.get(name, name), messages) for name, messages in errors.items()],
-        "unavailable": unavailable,
-        "degraded_notice": DEGRADED_NOTICE if results is not None and results.degraded else "",
+        "degraded_notice": (results.notice if results.degraded else "") if results is not None else index_notice(),
         "form": form,
         "genres_by_kind": [
             (dict(Genre.Kind.choices).get(kind, kind), genres)
@@ -68,6 +58,6 @@ def search_page(request: HttpRequest) -> HttpResponse:
     }
     partial = bool(request.htmx) and not request.htmx.history_restore_request
     template = "catalog/search.html#results" if partial else "catalog/search.html"
-    response = render(request, template, context, status=503 if unavailable and not partial else 200)
+    response = render(request, template, context)
     patch_vary_headers(response, ("HX-Request",))
     return response

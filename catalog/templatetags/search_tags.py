@@ -9,8 +9,8 @@ from django import template
 from django.db import DatabaseError
 
 from catalog.models import Anime
+from catalog.search.engine import EngineError
 from catalog.search.fallback import similar_fallback
-from catalog.search.service import SearchUnavailable
 from catalog.search.service import similar_anime as similar_anime_search
 
 logger = logging.getLogger(__name__)
@@ -24,7 +24,7 @@ def similar_anime(anime: Anime) -> dict[str, Any]:
     try:
         hits = similar_anime_search(anime, limit=SIMILAR_ON_PAGE)
         unavailable = False
-    except SearchUnavailable as exc:
+    except EngineError as exc:
         # Degrade, don't fail: popular anime sharing its genres; a quiet note if even that fails.
         logger.warning("similar anime unavailable for %s, using genre neighbours: %s", anime.mal_id, exc)
         try:

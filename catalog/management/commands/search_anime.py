@@ -7,7 +7,7 @@ from django.http import QueryDict
 
 from catalog.filters import AnimeFilter
 from catalog.models import Anime
-from catalog.search.service import MODES, SearchUnavailable, search_anime
+from catalog.search.service import MODES, search_anime
 
 
 class Command(BaseCommand):
@@ -43,8 +43,8 @@ class Command(BaseCommand):
             )
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
-        except SearchUnavailable as exc:
-            raise CommandError(f"search is unavailable ({exc}); run manage.py build_index") from exc
+        if results.degraded:
+            self.stderr.write(results.notice)
         if not results.hits:
             self.stdout.write("No anime found.")
         for rank, hit in enumerate(results.hits, 1):
