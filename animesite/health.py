@@ -1,19 +1,21 @@
 """Liveness and readiness probes.
 
 ``/healthz``: the process answers (no dependency is touched), 200.
-``/readyz``: each dependency's state, 200 when every part is usable, 503 when one is down:
+``/readyz``: each part's state; 200 ("ready") when every part is usable, 503 otherwise: "starting"
+while the search index or the evaluator's model is not there yet (a first run builds them in the
+background, and the site answers meanwhile from the keyword fallback), "unavailable" when a part
+is down:
 
 - ``database``: ``SELECT 1`` on the default connection (bound by the driver's connect timeout:
   put ``?connect_timeout=2`` on a Postgres ``DATABASE_URL``);
 - ``redis``: PING with 1 s socket timeouts, only when ``REDIS_URL`` or a Redis
   ``CELERY_BROKER_URL`` is configured ("not configured" otherwise, which is fine);
-- ``qdrant``: lists collections through ``catalog.search.qdrant`` and reports whether the
-  search collection exists; the call runs in a helper thread and counts as down after
-  ``HEALTH_CHECK_TIMEOUT`` seconds;
-- ``model``: the evaluator's active training run and its artifact file. No active run yet is
-  ``missing``, reported but *not* down: browsing and search work, only the evaluate page/API
-  answers 503 until a model is trained, and taking every web process out of rotation for that
-  would turn one missing feature into a total outage. An active run whose file is gone is down.
+- ``qdrant``: the live generation of the search index (``catalog.search.index.index_probe``: its
+  size and one real query, so a damaged shard shows here); ``missing`` (with the build's progress
+  when one runs) when none was built yet; down when the engine cannot answer. The call runs in a
+  helper thread and counts as down after ``HEALTH_CHECK_TIMEOUT`` seconds;
+- ``model``: the evaluator's active training run and its artifact file; ``missing`` (saying
+  whether a training is running) when none is active yet; down when its file is gone.
 """
 
 from __future__ import annotations
@@ -91,17 +93,24 @@ def check_redis() -> Part:
 
 
 def check_qdrant() -> Part:
-    from catalog.search.index import collection_name
-    from catalog.search.qdrant import qdrant_client, qdrant_is_local
+    from catalog.search.engine import IndexMissing, engine
+    from catalog.search.index import index_base, index_probe
 
-    name = collection_name()
-    client = qdrant_client()
-    names = {c.name for c in client.get_collections().collections}
-    mode = "local" if qdrant_is_local() else "server"
-    if name not in names:
-        # Reachable but not built yet (`manage.py build_index`): search cannot rank by meaning.
-        return {"status": MISSING, "mode": mode, "collection": name, "detail": "search index not built"}
-    return {"status": UP, "mode": mode, "collection": name}
+    try:
+        return {"status": UP, **index_probe()}
+    except IndexMissing:
+        # Not built yet (`manage.py build_index`): search answers from the keyword fallback.
+        return {"status": MISSING, "mode": engine().kind, "index": index_base(), "detail": "search index not built"}
+
+
+def search_build_progress() -> Part:
+    """The first build's progress, read on the request's own database connection."""
+    from catalog.search.index import index_build_running
+
+    build = index_build_running()
+    if build is None:
+        return {}
+    return {"detail": f"search index being built: {build.percent}%", "building": build.percent}
 
 
 def check_model() -> Part:
@@ -109,6 +118,8 @@ def check_model() -> Part:
 
     run = TrainingRun.objects.active()
     if run is None:
+        if TrainingRun.objects.filter(status=TrainingRun.Status.RUNNING).exists():
+            return {"status": MISSING, "detail": "the first model is being trained"}
         return {"status": MISSING, "detail": "no active model: run manage.py train_classifier"}
     if not run.artifact or not (Path(settings.VAR_DIR) / "models" / run.artifact).is_file():
         return {"status": DOWN, "run": run.pk, "error": "artifact file missing"}
@@ -131,8 +142,13 @@ def readiness() -> tuple[bool, dict[str, Part]]:
         "redis": _run(check_redis),
         "qdrant": _bounded(check_qdrant),
     }
-    parts["model"] = _run(check_model) if parts["database"]["status"] == UP else {"status": DOWN, "error": "database"}
-    ready = all(part["status"] != DOWN for part in parts.values())
+    if parts["database"]["status"] == UP:
+        parts["model"] = _run(check_model)
+        if parts["qdrant"]["status"] == MISSING:
+            parts["qdrant"].update(_run(search_build_progress))
+    else:
+        parts["model"] = {"status": DOWN, "error": "database"}
+    ready = all(part["status"] in (UP, NOT_CONFIGURED) for part in parts.values())
     logger.debug("readiness in %.0f ms", (time.perf_counter() - started) * 1000)
     return ready, parts
 
@@ -144,8 +160,8 @@ def healthz(request: HttpRequest) -> JsonResponse:
 def readyz(request: HttpRequest) -> JsonResponse:
     ready, parts = readiness()
     overall = "ready" if ready else "unavailable"
-    if ready and any(part["status"] == MISSING for part in parts.values()):
-        overall = "degraded"
+    if not ready and not any(part["status"] == DOWN for part in parts.values()):
+        overall = "starting"
     response = JsonResponse({"status": overall, "checks": parts}, status=200 if ready else 503)
     response["Cache-Control"] = "no-store"
     return response

@@ -3,7 +3,6 @@ notice; broker unreachable -> requests still answer and the work is recorded for
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,7 +11,7 @@ from django.test import Client
 
 from catalog.models import Anime
 from catalog.search.fallback import DEGRADED_NOTICE, search_keyword_fallback, similar_fallback
-from catalog.search.qdrant import qdrant_close
+from conftest import dead_port
 from evaluator.models import CommentStatus, Evaluation
 from jobs.models import PendingTask
 from jobs.services import pending_tasks_retry, task_enqueue
@@ -21,21 +20,6 @@ SYNOPSIS = (
     "A quiet high-school student discovers that the old shrine behind her house hides a door to a world of "
     "spirits, and each night she crosses over to help a fox god recover his lost memories."
 )
-
-
-def dead_port() -> int:
-    """A port nothing listens on (bound then released)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture
-def qdrant_down(settings) -> Iterator[str]:
-    qdrant_close()
-    settings.QDRANT_URL = f"http://127.0.0.1:{dead_port()}"
-    yield settings.QDRANT_URL
-    qdrant_close()
 
 
 @pytest.fixture

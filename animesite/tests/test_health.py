@@ -6,26 +6,25 @@ import pytest
 from django.db import OperationalError
 
 from animesite import health
-from catalog.search.qdrant import qdrant_close
+from catalog.search.engine import engine, engine_reset
+from catalog.search.index import index_base, index_format, index_schema
 
 
 @pytest.fixture
 def own_qdrant(settings, tmp_path: Path):
-    """A Qdrant local-mode folder of this test's own (the session index is left alone)."""
-    qdrant_close()
+    """An embedded-engine folder of this test's own (the session index is left alone)."""
+    engine_reset()
     settings.QDRANT_URL = ""
-    settings.QDRANT_PATH = tmp_path / "qdrant"
+    settings.QDRANT_PATH = tmp_path / "search-index"
     yield settings
-    qdrant_close()
+    engine_reset()
 
 
 @pytest.fixture
 def built_index(own_qdrant) -> str:
-    from catalog.search.embeddings import get_embedder
-    from catalog.search.index import collection_ensure
-    from catalog.search.qdrant import qdrant_client
-
-    return collection_ensure(qdrant_client(), get_embedder())
+    """An empty generation of the index, published. Returns its name."""
+    with engine().building(index_base(), schema=index_schema(), format=index_format()) as collection:
+        return collection.generation
 
 
 @pytest.fixture
@@ -68,23 +67,44 @@ def test_it_is_ready_when_every_part_is_up(client, db, built_index, model_file, 
         "checks": {
             "database": {"status": "up", "vendor": health.connection.vendor},
             "redis": {"status": "not configured"},
-            "qdrant": {"status": "up", "mode": "local", "collection": built_index},
+            "qdrant": {"status": "up", "mode": "edge", "index": index_base(), "generation": built_index, "points": 0},
             "model": {"status": "up", "run": model_file.pk},
         },
     }
 
 
-def test_it_reports_missing_index_and_model_as_degraded_but_ready(client, db, own_qdrant):
+def test_it_is_starting_while_the_index_and_the_model_are_missing(client, db, own_qdrant):
     from evaluator.models import TrainingRun
 
     TrainingRun.objects.update(is_active=False)
     response = client.get("/readyz")
-    assert response.status_code == 200
+    assert response.status_code == 503
     body = response.json()
-    assert body["status"] == "degraded"
-    assert body["checks"]["qdrant"]["status"] == "missing"
-    assert body["checks"]["qdrant"]["detail"] == "search index not built"
+    assert body["status"] == "starting"
+    assert body["checks"]["qdrant"] == {
+        "status": "missing",
+        "mode": "edge",
+        "index": index_base(),
+        "detail": "search index not built",
+    }
     assert body["checks"]["model"] == {"status": "missing", "detail": "no active model: run manage.py train_classifier"}
+
+
+def test_it_reports_the_first_build_and_training_in_progress(client, db, own_qdrant):
+    from catalog.search.index import index_build_claim
+    from evaluator.models import TrainingRun
+
+    TrainingRun.objects.update(is_active=False)
+    TrainingRun.objects.create(status=TrainingRun.Status.RUNNING)
+    build = index_build_claim()
+    build.done = build.total // 4
+    build.save()
+    body = client.get("/readyz").json()
+    assert body["status"] == "starting"
+    assert body["checks"]["qdrant"]["status"] == "missing"
+    assert body["checks"]["qdrant"]["building"] == 25
+    assert body["checks"]["qdrant"]["detail"] == "search index being built: 25%"
+    assert body["checks"]["model"] == {"status": "missing", "detail": "the first model is being trained"}
 
 
 def test_it_is_unavailable_when_the_database_is_down(client, db, built_index, monkeypatch):
@@ -105,18 +125,13 @@ def test_it_is_unavailable_when_the_database_is_down(client, db, built_index, mo
     assert body["checks"]["qdrant"]["status"] == "up"
 
 
-def test_it_is_unavailable_when_qdrant_is_unreachable(client, db, settings):
-    qdrant_close()
-    settings.QDRANT_URL = "http://127.0.0.1:1"
-    try:
-        response = client.get("/readyz")
-    finally:
-        qdrant_close()
+def test_it_is_unavailable_when_qdrant_is_unreachable(client, db, qdrant_down):
+    response = client.get("/readyz")
     assert response.status_code == 503
     body = response.json()
     assert body["status"] == "unavailable"
     # Refused at once, not timed out (so the check's thread is done before the client is reset).
-    assert body["checks"]["qdrant"] == {"status": "down", "error": "ResponseHandlingException"}
+    assert body["checks"]["qdrant"] == {"status": "down", "error": "EngineUnavailable"}
     assert body["checks"]["database"]["status"] == "up"
 
 

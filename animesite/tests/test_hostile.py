@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Iterator
 
 import pytest
 from django.core.cache import cache
@@ -15,7 +14,6 @@ from django.test import Client
 
 from catalog.models import Anime
 from catalog.records import record_from_flat
-from catalog.search.qdrant import qdrant_close
 from catalog.search.service import highlight, query_stems
 from catalog.services import anime_upsert
 
@@ -66,14 +64,6 @@ def hostile(catalog) -> Anime:
     )
     anime_upsert(record=record, index=False)
     return Anime.objects.get(mal_id=HOSTILE_ID)
-
-
-@pytest.fixture
-def qdrant_down(settings) -> Iterator[None]:
-    qdrant_close()
-    settings.QDRANT_URL = "http://127.0.0.1:9"  # discard port: nothing listens
-    yield
-    qdrant_close()
 
 
 # ---------------------------------------------------------------------------- import
