@@ -189,12 +189,26 @@ if not CELERY_BROKER_URL:
     CELERY_BROKER_URL = "memory://"
 
 REDIS_URL = env_url("REDIS_URL", schemes=("redis", "rediss"))
+# The search index: a Qdrant server or cluster at QDRANT_URL, or (unset) Qdrant's engine inside
+# each process (Qdrant Edge) with the index in QDRANT_PATH (catalog/search/engine/).
 QDRANT_URL = env_url("QDRANT_URL", schemes=("http", "https"))
 QDRANT_API_KEY = env_str("QDRANT_API_KEY")
-QDRANT_PATH = Path(env_str("QDRANT_PATH", str(VAR_DIR / "qdrant")))
+QDRANT_PATH = Path(env_str("QDRANT_PATH", str(VAR_DIR / "search-index")))
 # Seconds a Qdrant server call may take; short, so a dead server turns search into the
 # database keyword fallback quickly instead of holding the request.
 QDRANT_TIMEOUT = env_int("QDRANT_TIMEOUT", 3, minimum=1)
+# The embedded engine keeps the index on this machine's disk. Every process that writes to it (web
+# server threads with eager tasks, build_index) must share QDRANT_PATH, so Celery workers, which
+# usually run elsewhere (other containers or hosts), need a Qdrant server; QDRANT_EDGE_SHARED=1
+# says that every worker runs on this machine with the same QDRANT_PATH.
+QDRANT_EDGE_SHARED = env_bool("QDRANT_EDGE_SHARED", False)
+if not QDRANT_URL and CELERY_BROKER_URL != "memory://" and not QDRANT_EDGE_SHARED:
+    raise ImproperlyConfigured(
+        "CELERY_BROKER_URL is set, so Celery workers write to the search index, but QDRANT_URL is not, so "
+        f"the index is embedded in this machine's {QDRANT_PATH}, which workers elsewhere cannot see. "
+        "Set QDRANT_URL to a Qdrant server (docker-compose.yml runs one), or set QDRANT_EDGE_SHARED=1 "
+        "if every worker runs on this machine with the same QDRANT_PATH."
+    )
 GEMINI_API_KEY = env_str("GEMINI_API_KEY")
 GEMINI_BASE_URL = env_url("GEMINI_BASE_URL", schemes=("http", "https"))
 GEMINI_TIMEOUT = env_float("GEMINI_TIMEOUT", 10.0, minimum=0.1)

@@ -79,3 +79,25 @@ def test_production_needs_a_secret_key():
     )
     assert result.returncode != 0
     assert "DJANGO_SECRET_KEY must be set" in result.stderr
+
+
+def _check(**environment: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=ROOT,
+        env={"PATH": "/usr/bin:/bin", **environment},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_workers_elsewhere_need_a_qdrant_server_at_start_up():
+    # A broker means Celery workers write to the index; the embedded engine's index is on this
+    # machine's disk: refused at start-up, saying what to set, not at the first search.
+    result = _check(CELERY_BROKER_URL="redis://127.0.0.1:6379/1")
+    assert result.returncode != 0
+    assert "Set QDRANT_URL to a Qdrant server" in result.stderr
+    assert "QDRANT_EDGE_SHARED=1" in result.stderr
+    assert _check(CELERY_BROKER_URL="redis://127.0.0.1:6379/1", QDRANT_EDGE_SHARED="1").returncode == 0
+    assert _check(CELERY_BROKER_URL="redis://127.0.0.1:6379/1", QDRANT_URL="http://127.0.0.1:6333").returncode == 0
