@@ -36,12 +36,21 @@ import: setup
 index: setup
 	$(PY) manage.py build_index
 
-# The importer would index every new anime as it goes; `make run` imports first (indexing
-# off) and then builds the whole index once, with its progress bar.
 model: setup
 	$(PY) manage.py train_classifier --if-none-active
 
-run: import index model serve
+# `make run` serves as soon as the catalogue is imported (indexing off: the importer would index
+# every new anime as it goes). The search index and the evaluator's model are built meanwhile by a
+# background process of their own (log: var/background.log): until the index switches in, search
+# answers from the keyword fallback and says how far the build is; until the model is in, the
+# evaluate page says it is being trained. Stopping the server stops that process too.
+run: import
+	@echo "Search index and model: built in the background, log in var/background.log"
+	@setsid sh -c '$(PY) manage.py build_index --wait && $(PY) manage.py train_classifier --if-none-active --wait' \
+		> var/background.log 2>&1 & \
+	background=$$!; \
+	trap 'kill -TERM -- -$$background 2>/dev/null' EXIT; \
+	$(PY) manage.py runserver $(HOST):$(PORT)
 
 serve: setup
 	$(PY) manage.py runserver $(HOST):$(PORT)

@@ -37,6 +37,7 @@ class TrainingRun(models.Model):
     started_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True)
+    owner = models.CharField(max_length=255, blank=True, help_text="The training process (host:pid).")
 
     n_samples = models.PositiveIntegerField(default=0, help_text="Scored anime used for training.")
     n_franchises = models.PositiveIntegerField(default=0)

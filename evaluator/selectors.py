@@ -9,10 +9,17 @@ from django.db.models import QuerySet
 
 from catalog.models import Anime, Genre
 from evaluator.models import Evaluation, TrainingRun
+from jobs.owners import owner_gone
 
 
 def training_run_active() -> TrainingRun | None:
     return TrainingRun.objects.filter(is_active=True).first()
+
+
+def training_run_running() -> TrainingRun | None:
+    """The training in progress, unless its process is known to be gone."""
+    run = TrainingRun.objects.filter(status=TrainingRun.Status.RUNNING).first()
+    return None if run is None or (run.owner and owner_gone(run.owner)) else run
 
 
 def training_runs_history() -> QuerySet[TrainingRun]:

@@ -23,8 +23,9 @@ from evaluator.dataset import dataset_build
 from evaluator.features import DEFAULT_TEXT_VARIANT, TEXT_VARIANTS, AnimeInput
 from evaluator.models import CommentStatus, Evaluation, TrainingRun
 from evaluator.predictor import Predictor, predictor_for
-from evaluator.selectors import catalogue_choices, training_run_active
+from evaluator.selectors import catalogue_choices, training_run_active, training_run_running
 from evaluator.training import calibration_bins, train
+from jobs.owners import owner_gone, owner_token
 
 logger = logging.getLogger(__name__)
 
@@ -130,6 +131,16 @@ def evaluation_input_clean(data: Mapping[str, object]) -> AnimeInput:
     return AnimeInput(synopsis=text, genres=tuple(genres), type=kind, source=source, episodes=episodes, year=year)
 
 
+def model_unavailable_reason() -> str:
+    """Why there is no model to evaluate with, and what happens next."""
+    if training_run_running() is not None:
+        return (
+            "The model is being trained right now (the first training takes a few minutes): evaluations "
+            "open as soon as it is done. Meanwhile you can browse and search the catalogue."
+        )
+    return "No trained model is active yet: run `python manage.py train_classifier`."
+
+
 def input_hash(item: AnimeInput) -> str:
     """The same input after normalisation (whitespace, genre order, case) hashes the same."""
     normal = {**item.as_dict(), "synopsis": " ".join(item.synopsis.split())}
@@ -189,7 +200,7 @@ def evaluation_create(*, data: Mapping[str, object]) -> EvaluationResult:
     item = evaluation_input_clean(data)
     run = training_run_active()
     if run is None:
-        raise ModelUnavailable("No trained model is active yet: run `python manage.py train_classifier`.")
+        raise ModelUnavailable(model_unavailable_reason())
     key = input_hash(item)
     existing = Evaluation.objects.filter(run=run, input_hash=key).first()
     if existing is not None:
@@ -295,6 +306,11 @@ def training_run_claim(*, triggered_by: str = TrainingRun.Trigger.COMMAND) -> Tr
         error="Abandoned: still running after the task time limit.",
         finished_at=timezone.now(),
     )
+    for running in TrainingRun.objects.filter(status=TrainingRun.Status.RUNNING).exclude(owner=""):
+        if owner_gone(running.owner):
+            TrainingRun.objects.filter(pk=running.pk, status=TrainingRun.Status.RUNNING).update(
+                status=TrainingRun.Status.FAILED, error="Abandoned: its process is gone.", finished_at=timezone.now()
+            )
     try:
         with transaction.atomic():
             return TrainingRun.objects.create(status=TrainingRun.Status.RUNNING, triggered_by=triggered_by)
@@ -318,6 +334,9 @@ def training_run_execute(
     chosen one, save its artifact, record everything, and activate it when the rule allows."""
     if text_variant not in TEXT_VARIANTS:
         raise ValueError(f"unknown text variant {text_variant!r}; known: {', '.join(TEXT_VARIANTS)}")
+    # The process that trains owns the run from here: if it dies, the next claim takes over.
+    run.owner = owner_token()
+    TrainingRun.objects.filter(pk=run.pk).update(owner=run.owner)
     started = time.perf_counter()
     try:
         thresholds = tier_thresholds_current()

@@ -33,7 +33,8 @@ def _form_context(values: dict[str, object] | None = None, errors: dict[str, lis
         "synopsis_min": services.SYNOPSIS_MIN,
         "synopsis_max": services.SYNOPSIS_MAX,
         "year_max": timezone.now().year + 5,
-        "active_run": training_run_active(),
+        "active_run": (active := training_run_active()),
+        "model_unavailable": "" if active is not None else services.model_unavailable_reason(),
     }
 
 

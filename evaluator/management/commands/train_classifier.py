@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -8,7 +9,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from catalog.tiers import TIER_ORDER
 from evaluator.features import DEFAULT_TEXT_VARIANT, TEXT_VARIANTS
 from evaluator.models import TrainingRun
-from evaluator.selectors import training_run_active
+from evaluator.selectors import training_run_active, training_run_running
 from evaluator.services import RetrainInProgress, training_run_train
 from evaluator.training import CANDIDATES, METRIC_KEYS
 
@@ -34,6 +35,7 @@ class Command(BaseCommand):
             action="store_true",
             help="do nothing when a trained model is already active (what `make run` uses)",
         )
+        parser.add_argument("--wait", action="store_true", help="when another training runs, wait for it to end first")
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["folds"] < 2:
@@ -42,6 +44,13 @@ class Command(BaseCommand):
         unknown = [c for c in candidates if c not in CANDIDATES]
         if unknown or not candidates:
             raise CommandError(f"unknown candidate(s) {', '.join(unknown)}; known: {', '.join(CANDIDATES)}")
+        if options["wait"]:
+            shown = None
+            while (running := training_run_running()) is not None:
+                if running.pk != shown:
+                    self.stdout.write(f"Waiting for training run {running.pk} to end …")
+                    shown = running.pk
+                time.sleep(2.0)
         active = training_run_active()
         if options["if_none_active"] and active is not None:
             self.stdout.write(f"Model run {active.pk} ({active.chosen}) is active: nothing to train.")
