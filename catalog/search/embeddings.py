@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 from pathlib import Path
 from typing import Any, Protocol
@@ -189,6 +191,30 @@ def get_embedder(backend: str | None = None) -> Embedder:
 
 def reset_embedders() -> None:
     _embedder.cache_clear()
+
+
+def calls_per_second(fn: Callable[[str], object], texts: Sequence[str], *, threads: int, seconds: float) -> float:
+    """How many calls of ``fn`` per second ``threads`` threads make, each taking the texts in turn."""
+    stop_at = time.perf_counter() + seconds
+    counts = [0] * threads
+
+    def work(slot: int) -> None:
+        i = slot
+        while time.perf_counter() < stop_at:
+            fn(texts[i % len(texts)])
+            counts[slot] += 1
+            i += threads
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(work, range(threads)))
+    return sum(counts) / (time.perf_counter() - started)
+
+
+def embedding_throughput(embedder: Embedder, queries: Sequence[str], *, threads: int, seconds: float) -> float:
+    """Query embeddings per second with ``threads`` threads: what the machine's model allows, the
+    ceiling searches are measured against."""
+    return calls_per_second(embedder.embed_query, queries, threads=threads, seconds=seconds)
 
 
 # ---------------------------------------------------------------------------- cache

@@ -6,8 +6,11 @@ level. Prints, per level: requests, errors, requests/s, p50/p95/p99 latency.
     python manage.py load_test [--clients 8,32] [--duration 60] [--port 8171]
 
 It needs what the site needs to answer: the search index (``build_index``) and an active
-evaluator model (``train_classifier``). Qdrant's local mode is single-process, so gunicorn runs
-one worker with threads unless ``--workers`` is raised with ``QDRANT_URL`` set.
+evaluator model (``train_classifier``). Before the server starts it measures the bare query-
+embedding throughput of this machine with 8 threads (the model alone, no web server), and prints
+each level's search requests/s as a share of it. gunicorn's workers and threads default to
+``gunicorn.conf.py``'s (``--workers``/``--threads`` override them); ``--evaluate-share 0`` sends
+searches only.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import http.client
 import json
 import os
 import random
+import runpy
 import secrets
 import signal
 import statistics
@@ -30,6 +34,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from catalog.models import Anime
+from catalog.search.embeddings import embedding_throughput, get_embedder
 
 HOST = "127.0.0.1"
 DEFAULT_QUERIES = Path(settings.BASE_DIR).parent / "shared" / "eval" / "search_queries_dev.jsonl"
@@ -71,8 +76,9 @@ class Command(BaseCommand):
         parser.add_argument("--duration", type=float, default=60.0, help="Seconds per level (default 60).")
         parser.add_argument("--warmup", type=float, default=5.0, help="Unmeasured seconds before each level.")
         parser.add_argument("--port", type=int, default=8171)
-        parser.add_argument("--workers", type=int, default=1, help="gunicorn workers (>1 needs QDRANT_URL).")
-        parser.add_argument("--threads", type=int, default=8, help="Threads per gunicorn worker.")
+        parser.add_argument("--workers", type=int, default=None, help="gunicorn workers (default: gunicorn.conf.py).")
+        parser.add_argument("--threads", type=int, default=None, help="Threads per worker (default: gunicorn.conf.py).")
+        parser.add_argument("--embed-threads", type=int, default=8, help="Threads of the bare embedding measure.")
         parser.add_argument("--evaluate-share", type=float, default=0.25, help="Share of evaluate requests.")
         parser.add_argument("--queries", type=Path, default=DEFAULT_QUERIES, help="JSON-Lines search queries.")
         parser.add_argument("--seed", type=int, default=7)
@@ -82,13 +88,21 @@ class Command(BaseCommand):
         levels = [int(c) for c in str(options["clients"]).split(",") if c.strip()]
         if not levels or min(levels) < 1:
             raise CommandError("--clients: give positive numbers, e.g. 8,32")
-        if int(options["workers"]) > 1 and not settings.QDRANT_URL:
-            raise CommandError("--workers > 1 needs a Qdrant server (QDRANT_URL): local mode is single-process")
         requests = self.requests_build(
             queries=Path(options["queries"]), evaluate_share=float(options["evaluate_share"]), seed=int(options["seed"])
         )
+        texts = [
+            json.loads(line)["query"] for line in Path(options["queries"]).read_text().splitlines() if line.strip()
+        ]
+        embed_threads = int(options["embed_threads"])
+        self.stdout.write(f"bare query embedding, {embed_threads} threads, 10 s (no web server running) …")
+        embedding_rate = embedding_throughput(get_embedder(), texts, threads=embed_threads, seconds=10.0)
+        self.stdout.write(f"bare query embedding: {embedding_rate:.1f}/s")
+        workers, threads = gunicorn_defaults()
+        workers = int(options["workers"] or workers)
+        threads = int(options["threads"] or threads)
         port = int(options["port"])
-        server = self.server_start(port=port, workers=int(options["workers"]), threads=int(options["threads"]))
+        server = self.server_start(port=port, workers=workers, threads=threads)
         try:
             self.server_wait(port, server)
             results = []
@@ -112,7 +126,15 @@ class Command(BaseCommand):
                 server.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 server.kill()
-        self.report(results, workers=int(options["workers"]), threads=int(options["threads"]))
+        self.report(results, workers=workers, threads=threads)
+        self.stdout.write("")
+        for result in results:
+            searches = len(result.latencies["search"]) + sum(1 for e in result.errors if _kind(e) == "search")
+            rate = searches / result.seconds
+            self.stdout.write(
+                f"{result.clients:>3} clients: search {rate:.1f} req/s = {rate / embedding_rate:.1%} of the bare "
+                f"query-embedding throughput ({embedding_rate:.1f}/s, {embed_threads} threads)"
+            )
         if any(r.errors for r in results):
             raise CommandError("errors during the load test (see above)")
 
@@ -291,6 +313,12 @@ class Command(BaseCommand):
                 )
             mean = statistics.fmean([v for vs in result.latencies.values() for v in vs] or [0.0])
             self.stdout.write(f"{'':>7} (mean {mean * 1000:.0f} ms over {result.seconds:.1f} s)")
+
+
+def gunicorn_defaults() -> tuple[int, int]:
+    """The workers and threads gunicorn.conf.py chooses (with this environment)."""
+    namespace = runpy.run_path(str(Path(settings.BASE_DIR) / "gunicorn.conf.py"))
+    return int(namespace["workers"]), int(namespace["threads"])
 
 
 def _kind(error: str) -> str:

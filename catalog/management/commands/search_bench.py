@@ -20,10 +20,10 @@ from rest_framework.throttling import SimpleRateThrottle
 from catalog.filters import AnimeCriteria
 from catalog.models import Anime
 from catalog.search.documents import anime_document_text
-from catalog.search.embeddings import get_embedder
-from catalog.search.index import anime_index
+from catalog.search.embeddings import calls_per_second, embedding_throughput, get_embedder
+from catalog.search.engine import engine_reset
+from catalog.search.index import anime_index, index_rebuild
 from catalog.search.keywords import query_sparse
-from catalog.search.qdrant import qdrant_close
 from catalog.search.service import criteria_filter, search_anime, vector_query
 
 FILTER = AnimeCriteria(genres=["Action"], year_min=2000)
@@ -50,9 +50,10 @@ class QuietHandler(WSGIRequestHandler):
 
 class Command(BaseCommand):
     help = (
-        "Speed benchmark of search: p50/p95 of query embedding, vector query (unfiltered and "
-        "filtered), the service call and HTTP /api/search/ with one client; 8 concurrent clients; "
-        "full index time against bare embedding time; re-index with nothing changed."
+        "Speed benchmark of search: p50/p95 of query embedding, the vector query (unfiltered and with "
+        "a two-field filter), the service call and HTTP /api/search/ with one client; N concurrent "
+        "clients beside the bare query-embedding throughput with N threads; full index time against "
+        "bare embedding time; re-index with nothing changed."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -86,7 +87,7 @@ class Command(BaseCommand):
         sparse = {q: query_sparse(q) for q in queries}
         filtered = criteria_filter(FILTER)
         measure("query_embedding", embedder.embed_query)
-        # What the hybrid service sends: the dense and the sparse query in one batch.
+        # What the hybrid service sends: one query, a dense and a sparse ranking fused by the engine.
         measure("vector_query", lambda q: vector_query(dense=vectors[q], sparse=sparse[q], query_filter=None))
         measure("vector_query_dense", lambda q: vector_query(dense=vectors[q], sparse=None, query_filter=None))
         measure("vector_query_sparse", lambda q: vector_query(dense=None, sparse=sparse[q], query_filter=None))
@@ -95,6 +96,19 @@ class Command(BaseCommand):
         )
         measure("service", lambda q: search_anime(q))
         measure("service_filtered", lambda q: search_anime(q, criteria=FILTER))
+
+        # Do the engine's query and the model's run let other threads go on (release the GIL)?
+        # The same work in 1 and in 2 threads: ~2x on 2 cores if they do, ~1x if they hold it.
+        for name, work in (
+            ("engine_query", lambda q: vector_query(dense=vectors[q], sparse=sparse[q], query_filter=filtered)),
+            ("query_embedding", embedder.embed_query),
+        ):
+            one = calls_per_second(work, queries, threads=1, seconds=2.0)
+            two = calls_per_second(work, queries, threads=2, seconds=2.0)
+            report[f"{name}_threads"] = {"1_thread_per_s": round(one, 1), "2_threads_per_s": round(two, 1)}
+            self.stdout.write(
+                f"{name + ' threads':<24} 1 thread {one:,.0f}/s  2 threads {two:,.0f}/s ({two / one:.2f}x)"
+            )
 
         # The benchmark measures search, not the API's rate limits (60 searches a minute).
         SimpleRateThrottle.THROTTLE_RATES = dict.fromkeys(SimpleRateThrottle.THROTTLE_RATES)
@@ -137,15 +151,23 @@ class Command(BaseCommand):
             server.shutdown()
             server.server_close()
 
+        clients = options["clients"]
+        rate = embedding_throughput(embedder, queries, threads=clients, seconds=5.0)
+        report[f"bare_query_embedding_{clients}_threads_per_s"] = round(rate, 1)
+        served = report[f"http_{clients}_clients"]["requests_per_s"]
+        self.stdout.write(
+            f"bare query embedding with {clients} threads: {rate:.1f}/s; "
+            f"HTTP with {clients} clients {served:.1f} req/s = {served / rate:.1%} of it"
+        )
         embed_p50 = report["query_embedding"]["p50_ms"]
         http_p50 = report["http_one_client"]["p50_ms"]
-        budget = 1.5 * (embed_p50 + report["vector_query"]["p50_ms"])
-        dense_budget = 1.5 * (embed_p50 + report["vector_query_dense"]["p50_ms"])
+        budget = embed_p50 + 25
         report["http_budget_ms"] = round(budget, 2)
-        report["http_budget_dense_only_ms"] = round(dense_budget, 2)
+        verdict = "within" if http_p50 <= budget else "OVER"
         self.stdout.write(
-            f"HTTP p50 {http_p50:.1f} ms vs 1.5 x (embed + hybrid vector query) = {budget:.1f} ms; "
-            f"vs 1.5 x (embed + dense-only query) = {dense_budget:.1f} ms"
+            f"HTTP p50 {http_p50:.1f} ms vs query embedding p50 + 25 ms = {budget:.1f} ms: {verdict}; "
+            f"vector query p50 {report['vector_query']['p50_ms']:.2f} ms, "
+            f"filtered {report['vector_query_filtered']['p50_ms']:.2f} ms (target <= 5 ms each)"
         )
 
         started = time.perf_counter()
@@ -161,7 +183,7 @@ class Command(BaseCommand):
             self.stdout.write(json.dumps(report))
 
     def _index_timing(self) -> dict[str, float]:
-        """Full index into a scratch local Qdrant with a cold embedding path, against embedding
+        """Full index into a scratch embedded index with a cold embedding path, against embedding
         the same texts bare."""
         embedder = get_embedder()
         anime = list(Anime.objects.prefetch_related("genres").order_by("mal_id"))
@@ -172,13 +194,13 @@ class Command(BaseCommand):
         self.stdout.write(f"bare embedding of {len(texts):,} documents: {bare:.1f} s ({len(texts) / bare:.1f} docs/s)")
         saved = (settings.QDRANT_URL, settings.QDRANT_PATH)
         with tempfile.TemporaryDirectory() as scratch:
-            qdrant_close()
             settings.QDRANT_URL, settings.QDRANT_PATH = "", Path(scratch)
+            engine_reset()
             try:
-                stats = anime_index(rebuild=True, use_cache=False)
+                stats = index_rebuild(use_cache=False)
             finally:
-                qdrant_close()
                 settings.QDRANT_URL, settings.QDRANT_PATH = saved
+                engine_reset()
         ratio = stats.seconds / bare
         self.stdout.write(
             f"full index of {stats.indexed:,} anime: {stats.seconds:.1f} s ({stats.indexed / stats.seconds:.1f} docs/s) "
@@ -190,5 +212,5 @@ class Command(BaseCommand):
             "index_over_embedding": round(ratio, 3),
         }
 
-    def _line(self, name: str, values: dict[str, float]) -> None:
+    def _line(self, name: str, values: dict[str, object]) -> None:
         self.stdout.write(f"{name:<24} " + "  ".join(f"{k} {v}" for k, v in values.items()))
