@@ -140,7 +140,7 @@ class SearchView(APIView):
         },
     )
     def get(self, request: Request) -> Response:
-        parsed, errors, _ = search_request_parse(request.query_params)
+        parsed, errors, _ = search_request_parse(request.query_params, with_filterset=False)
         if parsed is None:
             raise ValidationError(errors)
         results = search_anime(

@@ -56,23 +56,24 @@ class SearchRequest:
 
 
 def search_request_parse(
-    params: QueryDict, *, default_limit: int = 10
-) -> tuple[SearchRequest | None, dict[str, list[str]], AnimeFilter]:
-    """The validated request, or None and the errors by parameter name."""
+    params: QueryDict, *, default_limit: int = 10, with_filterset: bool = True
+) -> tuple[SearchRequest | None, dict[str, list[str]], AnimeFilter | None]:
+    """The validated request, or None and the errors by parameter name; and the bound filter
+    (for a page's filter form; the API asks for none when no filter parameter is given)."""
     form = SearchForm(params)
     filter_data = QueryDict(mutable=True)
     for name in FILTER_NAMES:
         values = [v for v in params.getlist(name) if v.strip()]
         if values:
             filter_data.setlist(name, values)
-    filterset = AnimeFilter(filter_data, queryset=Anime.objects.none())
+    filterset = AnimeFilter(filter_data, queryset=Anime.objects.none()) if filter_data or with_filterset else None
     errors: dict[str, list[str]] = {}
     form_ok = form.is_valid()
     # Without filter parameters there is nothing to validate (building the filter form costs ~3 ms).
-    filters_ok = not filter_data or filterset.is_valid()
+    filters_ok = filterset is None or not filter_data or filterset.is_valid()
     if not form_ok:
         errors.update({name: list(messages) for name, messages in form.errors.items()})
-    if not filters_ok:
+    if not filters_ok and filterset is not None:
         errors.update({name: list(messages) for name, messages in filterset.errors.items()})
     if errors:
         return None, errors, filterset
@@ -83,6 +84,6 @@ def search_request_parse(
         mode=data.get("mode") or "hybrid",
         limit=data.get("limit") or default_limit,
         fold=True if fold is None else fold,
-        criteria=filterset.criteria() if filter_data else AnimeCriteria(),
+        criteria=filterset.criteria() if filterset is not None and filter_data else AnimeCriteria(),
     )
     return request, {}, filterset

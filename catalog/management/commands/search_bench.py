@@ -95,6 +95,12 @@ class Command(BaseCommand):
             "vector_query_filtered", lambda q: vector_query(dense=vectors[q], sparse=sparse[q], query_filter=filtered)
         )
         measure("service", lambda q: search_anime(q))
+        stages: dict[str, list[float]] = {}
+        for q in queries:
+            for stage, seconds in search_anime(q).timings.items():
+                stages.setdefault(stage, []).append(seconds * 1000)
+        report["service_stages_p50_ms"] = {k: round(percentile(v, 50), 2) for k, v in stages.items()}
+        self._line("service stages p50 ms", report["service_stages_p50_ms"])
         measure("service_filtered", lambda q: search_anime(q, criteria=FILTER))
 
         # Do the engine's query and the model's run let other threads go on (release the GIL)?
