@@ -16,7 +16,7 @@ from django.http import HttpRequest
 from django.utils.html import format_html
 
 from catalog import services
-from catalog.models import Anime, Genre, TierThresholds
+from catalog.models import Anime, Genre, IndexBuild, TierThresholds
 from catalog.search.freshness import TASK_BATCH, anime_index_enqueue, index_on_commit
 from catalog.tiers import TierScheme
 
@@ -230,4 +230,24 @@ class TierThresholdsAdmin(admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request: HttpRequest, obj: TierThresholds | None = None) -> bool:
+        return False
+
+
+@admin.register(IndexBuild)
+class IndexBuildAdmin(admin.ModelAdmin):
+    """Full builds of the search index (``build_index``): progress while one runs, then the
+    outcome. Read-only: rows come from the builds themselves."""
+
+    list_display = ("started_at", "index", "status", "progress", "generation", "finished_at", "triggered_by")
+    list_filter = ("status", "index")
+    readonly_fields = [f.name for f in IndexBuild._meta.fields]
+
+    @admin.display(description="Progress")
+    def progress(self, build: IndexBuild) -> str:
+        return f"{build.done:,} / {build.total:,} ({build.percent}%)"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: IndexBuild | None = None) -> bool:
         return False

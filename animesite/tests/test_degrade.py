@@ -190,3 +190,61 @@ def test_it_queues_staff_reindex_while_the_broker_is_down(client: Client, catalo
     )
     assert response.status_code == 202, response.content
     assert PendingTask.objects.filter(task_name="catalog.tasks.anime_index_batch", args=[[1535]]).count() == 1
+
+
+# ---------------------------------------------------------------------------- the embedded index broken or not built yet
+
+
+@pytest.fixture
+def own_index(settings, tmp_path) -> Iterator[Any]:
+    """An embedded-engine folder of this test's own (the session's index is left alone)."""
+    from catalog.search.engine import engine_reset
+
+    engine_reset()
+    settings.QDRANT_URL = ""
+    settings.QDRANT_PATH = tmp_path / "search-index"
+    yield settings.QDRANT_PATH
+    engine_reset()
+
+
+def test_it_answers_from_the_database_when_the_shard_is_damaged(client: Client, catalog, own_index) -> None:
+    from catalog.search.engine import engine, engine_reset
+    from catalog.search.index import index_base, index_format, index_schema
+
+    with engine().building(index_base(), schema=index_schema(), format=index_format()):
+        pass
+    engine_reset()  # this process lets go of it; its files are then damaged on disk
+    damaged = list(own_index.rglob("segment.json"))
+    assert damaged
+    for state in damaged:
+        state.write_text("not a segment")
+    response = client.get("/search/", {"q": "Death Note"})
+    assert response.status_code == 200
+    assert DEGRADED_NOTICE in response.content.decode()
+    assert response.context["results"].hits[0].anime.mal_id == 1535
+    body = client.get("/api/search/", {"q": "Death Note"}).json()
+    assert body["degraded"] is True and body["notice"] == DEGRADED_NOTICE and body["index_building"] is None
+    assert client.get("/anime/1535/").status_code == 200  # "more like this" from genre neighbours
+    ready = client.get("/readyz")
+    assert ready.status_code == 503
+    assert ready.json()["checks"]["qdrant"] == {"status": "down", "error": "EngineUnavailable"}
+
+
+def test_it_says_how_far_the_first_build_is_while_answering_from_the_database(
+    client: Client, catalog, own_index
+) -> None:
+    from catalog.models import IndexBuild
+    from catalog.search.index import index_build_claim
+
+    build = index_build_claim(triggered_by="test")
+    IndexBuild.objects.filter(pk=build.pk).update(done=build.total * 42 // 100)
+    notice = "The search index is being built (42% done)"
+    assert notice in client.get("/search/").content.decode()  # before any query too
+    response = client.get("/search/", {"q": "Death Note"})
+    assert response.status_code == 200
+    assert notice in response.content.decode()
+    assert response.context["results"].hits[0].anime.mal_id == 1535
+    body = client.get("/api/search/", {"q": "Death Note"}).json()
+    assert body["degraded"] is True and body["index_building"] == 42 and notice in body["notice"]
+    ready = client.get("/readyz").json()
+    assert ready["status"] == "starting" and ready["checks"]["qdrant"]["building"] == 42

@@ -305,6 +305,8 @@ class Command(BaseCommand):
             kinds = [("all", [v for vs in result.latencies.values() for v in vs]), *result.latencies.items()]
             for kind, values in kinds:
                 errors = len(result.errors) if kind == "all" else sum(1 for e in result.errors if _kind(e) == kind)
+                if not values and not errors:
+                    continue  # a kind this run did not send (--evaluate-share 0)
                 rate = (len(values) + errors) / result.seconds
                 self.stdout.write(
                     f"{result.clients:>7} {kind:<9} {len(values) + errors:>8,} {errors:>6} {rate:>7.1f} "
