@@ -312,6 +312,9 @@ def search_anime(
     return SearchResults(query=query, mode=mode, hits=hits, fold=fold_franchises, timings=timings)
 
 
+RELATED_FIELDS = ("mal_id", "title", "title_english", "type", "year")
+
+
 def hits_hydrate(
     groups: Sequence[tuple[int, list[int]]],
     *,
@@ -324,8 +327,12 @@ def hits_hydrate(
     the synopsis sentence closest to the query as its snippet. Shared by the Qdrant path and
     the database fallback."""
     related = dict(groups)
-    wanted = set(related) | {r for rel in related.values() for r in rel}
-    objects = {a.mal_id: a for a in Anime.objects.filter(mal_id__in=wanted).prefetch_related("genres")}
+    objects = {a.mal_id: a for a in Anime.objects.filter(mal_id__in=list(related)).prefetch_related("genres")}
+    # Folded entries are listed by title, type and year only: no genres, no long text.
+    others = {r for rel in related.values() for r in rel}
+    objects.update(
+        (a.mal_id, a) for a in Anime.objects.filter(mal_id__in=others).only(*RELATED_FIELDS) if others
+    )
     stems = query_stems(query)
     hits: list[SearchHit] = []
     for head, _ in groups:

@@ -124,6 +124,18 @@ def test_it_tells_the_user_when_no_model_is_trained(client, catalog):
     assert client.get("/model/").status_code == 200
 
 
+def test_it_says_the_first_model_is_being_trained(client, catalog):
+    TrainingRun.objects.update(is_active=False)
+    TrainingRun.objects.filter(status=TrainingRun.Status.RUNNING).update(status=TrainingRun.Status.FAILED)
+    TrainingRun.objects.create(status=TrainingRun.Status.RUNNING)
+    message = "The model is being trained right now"
+    assert message in client.get("/evaluate/").content.decode()  # before anyone submits
+    response = client.post("/evaluate/", {"synopsis": SYNOPSIS})
+    assert response.status_code == 200 and message in response.content.decode()
+    api = client.post("/api/evaluate/", {"synopsis": SYNOPSIS}, content_type="application/json")
+    assert api.status_code == 503 and message in api.json()["detail"]
+
+
 def test_it_tells_the_user_when_the_active_model_file_is_missing(client, active_run):
     from evaluator.predictor import predictor_forget
 

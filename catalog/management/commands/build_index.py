@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -17,6 +18,20 @@ from catalog.search.index import (
 )
 
 WAIT_POLL = 2.0  # seconds
+
+
+class TenthsProgress:
+    """Progress as a plain line each time another tenth of the work is done."""
+
+    def __init__(self, total: int, write: Callable[[str], None]) -> None:
+        self.total, self.write, self.done, self.shown = max(total, 1), write, 0, 0
+
+    def __call__(self, count: int) -> None:
+        self.done += count
+        tenth = min(10, self.done * 10 // self.total)
+        if tenth > self.shown:
+            self.shown = tenth
+            self.write(f"Indexing: {self.done:,} / {self.total:,} anime ({tenth * 10}%)")
 
 
 class Command(BaseCommand):
@@ -47,8 +62,10 @@ class Command(BaseCommand):
         what = "Building a new generation of" if rebuild else "Updating"
         self.stdout.write(f"{what} {base} ({engine().kind} engine): {total:,} anime")
         with tqdm(total=total, unit="anime", desc="Indexing", file=self.stderr._out, disable=None) as bar:
+            # Without a terminal (make run's background log) the bar is off: a line per tenth instead.
+            progress = bar.update if not bar.disable else TenthsProgress(total, self.stdout.write)
             try:
-                stats = index_update(rebuild=rebuild, progress=bar.update)
+                stats = index_update(rebuild=rebuild, progress=progress)
             except (IndexBuildInProgress, EngineUnavailable) as error:
                 raise CommandError(str(error)) from error
         if stats.missing:
