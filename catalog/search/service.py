@@ -330,9 +330,8 @@ def hits_hydrate(
     objects = {a.mal_id: a for a in Anime.objects.filter(mal_id__in=list(related)).prefetch_related("genres")}
     # Folded entries are listed by title, type and year only: no genres, no long text.
     others = {r for rel in related.values() for r in rel}
-    objects.update(
-        (a.mal_id, a) for a in Anime.objects.filter(mal_id__in=others).only(*RELATED_FIELDS) if others
-    )
+    if others:
+        objects.update((a.mal_id, a) for a in Anime.objects.filter(mal_id__in=others).only(*RELATED_FIELDS))
     stems = query_stems(query)
     hits: list[SearchHit] = []
     for head, _ in groups:
