@@ -148,6 +148,16 @@ class AnimeFilter(django_filters.FilterSet):
         criteria = self.criteria()
         return anime_sort(criteria.apply(queryset), criteria.sort or DEFAULT_SORT)
 
+    def genre_selection(self) -> tuple[set[str], set[str]]:
+        """The genres ticked and excluded (lower-cased, known names only), from the bound data:
+        the form shows them ticked again even when another field is wrong."""
+        known = {str(value).lower() for value, _ in self.filters["genre"].extra["choices"]}
+
+        def chosen(name: str) -> set[str]:
+            return {v.strip().lower() for v in self.data.getlist(name)} & known
+
+        return chosen("genre"), chosen("exclude_genre")
+
     def criteria(self) -> AnimeCriteria:
         """The validated parameters as plain data (call after ``is_valid()``)."""
         data = self.form.cleaned_data

@@ -6,7 +6,7 @@ from django.db.models import Count, QuerySet
 from django.http import QueryDict
 
 from catalog.filters import AnimeFilter
-from catalog.models import Anime, Genre, TierThresholds
+from catalog.models import Anime, Genre
 from catalog.tiers import TIER_ORDER
 
 
@@ -18,6 +18,11 @@ def anime_list(*, params: QueryDict) -> AnimeFilter:
 
 def anime_get(*, mal_id: int) -> Anime | None:
     return Anime.objects.with_genres().filter(mal_id=mal_id).first()
+
+
+def anime_ids() -> list[int]:
+    """Every MAL id of the catalogue, ascending."""
+    return list(Anime.objects.order_by("mal_id").values_list("mal_id", flat=True))
 
 
 def anime_all() -> QuerySet[Anime]:
@@ -42,8 +47,10 @@ def genres_by_kind() -> dict[str, list[Genre]]:
     return grouped
 
 
-def tier_thresholds_in_force() -> TierThresholds | None:
-    return TierThresholds.objects.order_by("-computed_at", "-id").first()
+def genre_groups() -> list[tuple[str, list[Genre]]]:
+    """(kind label, genres by name) for each kind that has genres: the pickers of the filter form."""
+    labels = dict(Genre.Kind.choices)
+    return [(labels.get(kind, kind.title()), genres) for kind, genres in genres_by_kind().items() if genres]
 
 
 def tier_counts() -> dict[str, int]:

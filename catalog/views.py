@@ -9,10 +9,13 @@ from django.shortcuts import render
 from django.utils.cache import patch_vary_headers
 
 from catalog import selectors
-from catalog.models import Anime, Genre
+from catalog.filters import DEFAULT_SORT
+from catalog.models import Anime, Genre, TierThresholds
+from catalog.search.service import similar_anime
 from catalog.tiers import TIER_ORDER
 
 PAGE_SIZE = 24
+SIMILAR_ON_PAGE = 6
 HOME_CARDS_PER_TIER = 6
 RELATED_LIMIT = 30
 
@@ -35,7 +38,7 @@ SORT_LABELS: tuple[tuple[str, str], ...] = (
 def home(request: HttpRequest) -> HttpResponse:
     counts = selectors.tier_counts()
     per_tier = selectors.anime_most_watched_per_tier(limit=HOME_CARDS_PER_TIER)
-    thresholds = selectors.tier_thresholds_in_force()
+    thresholds = TierThresholds.objects.current()
     tiers = [
         {
             "value": tier.value,
@@ -51,7 +54,7 @@ def home(request: HttpRequest) -> HttpResponse:
         "genre_count": Genre.objects.count(),
         "thresholds": thresholds,
         "tiers": tiers,
-        "genres_by_kind": _genre_groups(),
+        "genres_by_kind": selectors.genre_groups(),
     }
     return render(request, "catalog/home.html", context)
 
@@ -59,8 +62,7 @@ def home(request: HttpRequest) -> HttpResponse:
 def anime_list(request: HttpRequest) -> HttpResponse:
     filterset = selectors.anime_list(params=request.GET)
     valid = filterset.is_valid()
-    genre_groups = _genre_groups()
-    known = {genre.name.lower() for _, genres in genre_groups for genre in genres}
+    selected_genres, excluded_genres = filterset.genre_selection()
     paginator = Paginator(filterset.qs if valid else Anime.objects.none(), PAGE_SIZE)
     # get_page turns "abc", "-1" or "999" into the first or last page instead of an error.
     page = paginator.get_page(request.GET.get("page"))
@@ -73,11 +75,11 @@ def anime_list(request: HttpRequest) -> HttpResponse:
         "page": page,
         "paginator": paginator,
         "page_range": list(paginator.get_elided_page_range(page.number, on_each_side=2, on_ends=1)),
-        "selected_genres": _lowered(request.GET.getlist("genre")) & known,
-        "excluded_genres": _lowered(request.GET.getlist("exclude_genre")) & known,
-        "genres_by_kind": genre_groups,
+        "selected_genres": selected_genres,
+        "excluded_genres": excluded_genres,
+        "genres_by_kind": selectors.genre_groups(),
         "sort_labels": SORT_LABELS,
-        "current_sort": request.GET.get("sort", "") or "-members",
+        "current_sort": filterset.form["sort"].value() or DEFAULT_SORT,
     }
     # A history restore after a cache miss also carries HX-Request but needs the whole page.
     partial = bool(request.htmx) and not request.htmx.history_restore_request
@@ -94,22 +96,19 @@ def anime_detail(request: HttpRequest, mal_id: int) -> HttpResponse:
     anime = selectors.anime_get(mal_id=mal_id)
     if anime is None:
         raise Http404(f"No anime with MyAnimeList id {mal_id} in the catalogue.")
-    thresholds = selectors.tier_thresholds_in_force()
+    thresholds = TierThresholds.objects.current()
     context = {
         "anime": anime,
         "genres": anime.genres_of_kind(Genre.Kind.GENRE),
         "themes": anime.genres_of_kind(Genre.Kind.THEME),
         "demographics": anime.genres_of_kind(Genre.Kind.DEMOGRAPHIC),
         "related": list(selectors.anime_related(anime=anime)[:RELATED_LIMIT]),
+        # "More like this": the index's nearest neighbours, or popular anime sharing its genres.
+        "similar": similar_anime(anime, limit=SIMILAR_ON_PAGE),
         "thresholds": thresholds,
         "tier_lower_bound": thresholds.cutoffs.lower_bound(anime.tier) if thresholds and anime.tier else None,
     }
     return render(request, "catalog/anime_detail.html", context)
-
-
-def _genre_groups() -> list[tuple[str, list[Genre]]]:
-    labels = dict(Genre.Kind.choices)
-    return [(labels.get(kind, kind.title()), genres) for kind, genres in selectors.genres_by_kind().items() if genres]
 
 
 def _error_list(form: forms.Form) -> list[tuple[str, list[str]]]:
@@ -133,7 +132,3 @@ def _field_errors(form: forms.Form) -> dict[str, dict[str, object]]:
     }
     entries["all"] = {"name": "all", "label": "", "prefix": False, "messages": list(form.non_field_errors())}
     return entries
-
-
-def _lowered(values: list[str]) -> set[str]:
-    return {v.strip().lower() for v in values}

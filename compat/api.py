@@ -19,8 +19,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from catalog.models import Anime, Genre
-from catalog.search.service import MAX_QUERY_LENGTH, SearchHit, search_anime
+from catalog.search.forms import MAX_QUERY_LENGTH, SearchForm
+from catalog.search.results import SearchHit
+from catalog.search.service import search_anime
 from catalog.tiers import TIER_ORDER, Tier
+from evaluator import services
+from evaluator.inputs import EvaluationInputError
 
 SEARCH_LIMIT = 15
 # label_id as the original model numbered its classes: 0 = Top-tier ... 3 = Terrible.
@@ -133,18 +137,16 @@ class SearchView(CompatView):
         responses={200: CompatAnimeSerializer(many=True), 400: OpenApiResponse(FIELD_ERRORS, "Missing or bad `q`.")},
     )
     def get(self, request: Request) -> Response:
-        query = request.query_params.get("q", "")
-        if "\x00" in query:
-            return Response({"q": ["Must not contain NUL characters."]}, status=status.HTTP_400_BAD_REQUEST)
-        query = query.strip()
-        if not query:
-            return Response({"q": ["This parameter is required."]}, status=status.HTTP_400_BAD_REQUEST)
-        if len(query) > MAX_QUERY_LENGTH:
-            return Response(
-                {"q": [f"Must be at most {MAX_QUERY_LENGTH:,} characters (got {len(query):,})."]},
-                status=status.HTTP_400_BAD_REQUEST,
+        # The site's one search form validates `q`; only the wording is the original API's.
+        form = SearchForm({"q": request.query_params.get("q", "")})
+        if not form.is_valid():
+            code = form.errors.as_data()["q"][0].code
+            query = form.data["q"].strip()
+            message = {"max_length": f"Must be at most {MAX_QUERY_LENGTH:,} characters (got {len(query):,})."}.get(
+                code, "This parameter is required."
             )
-        results = search_anime(query, limit=SEARCH_LIMIT)
+            return Response({"q": [message]}, status=status.HTTP_400_BAD_REQUEST)
+        results = search_anime(form.cleaned_data["q"], limit=SEARCH_LIMIT)
         return Response([hit_compat(hit) for hit in results.hits])
 
 
@@ -163,8 +165,6 @@ class EvaluateView(CompatView):
         },
     )
     def post(self, request: Request) -> Response:
-        from evaluator import services
-
         data = request.data
         if isinstance(data, QueryDict):
             data = {**data.dict(), "genres": data.getlist("genres")}
@@ -181,7 +181,7 @@ class EvaluateView(CompatView):
             return Response(errors, status=status.HTTP_400_BAD_REQUEST)
         try:
             result = services.evaluation_create(data={"synopsis": data["synopsis"], "genres": data["genres"]})
-        except services.EvaluationInputError as error:
+        except EvaluationInputError as error:
             return Response(error.errors, status=status.HTTP_400_BAD_REQUEST)
         except services.ModelUnavailable as error:
             return Response({"detail": str(error)}, status=status.HTTP_503_SERVICE_UNAVAILABLE)

@@ -14,7 +14,7 @@ from django.test import Client
 
 from catalog.models import Anime
 from catalog.records import record_from_flat
-from catalog.search.service import highlight, query_stems
+from catalog.search.results import highlight, query_stems
 from catalog.services import anime_upsert
 
 SCRIPT = "<script>alert(1)</script>"

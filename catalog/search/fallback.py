@@ -17,6 +17,9 @@ from django.db.models import Count, F, Q
 
 from catalog.filters import AnimeCriteria
 from catalog.models import Anime
+from catalog.search.engine import EngineError, IndexMissing, engine
+from catalog.search.index import index_base, index_build_running
+from catalog.search.results import Candidate, SearchHit, SearchResults, criteria_queryset, results_assemble
 
 logger = logging.getLogger(__name__)
 
@@ -32,9 +35,6 @@ BUILDING_NOTICE = (
 
 def index_notice() -> str:
     """What the search page says before any query when the index cannot answer yet ("" when it can)."""
-    from catalog.search.engine import EngineError, engine
-    from catalog.search.index import index_base, index_build_running
-
     try:
         if engine().live(index_base()) is not None:
             return ""
@@ -46,9 +46,6 @@ def index_notice() -> str:
 
 def fallback_notice(cause: BaseException | None) -> tuple[str, int | None]:
     """The notice to show, and the first build's progress when that is why there is no index."""
-    from catalog.search.engine import IndexMissing
-    from catalog.search.index import index_build_running
-
     if isinstance(cause, IndexMissing):
         build = index_build_running()
         if build is not None:
@@ -68,64 +65,33 @@ def search_keyword_fallback(
     mode: str = "hybrid",
     fold_franchises: bool = True,
     cause: BaseException | None = None,
-):  # -> SearchResults
+) -> SearchResults:
     """The same answer shape as ``search_anime``, from the database alone; ``cause`` is why the
     index did not answer (it picks the notice)."""
-    from catalog.search.service import (
-        SearchResults,
-        criteria_queryset,
-        fold_franchise_hits,
-        hits_hydrate,
-    )
-    from catalog.search.titles import title_index
-
     started = time.perf_counter()
-    base = criteria_queryset(criteria)
-    rows = list(base.keyword_search(query).values_list("mal_id", "franchise_key", "members")[:CANDIDATES])
-    franchise = {mal_id: key for mal_id, key, _ in rows}
-    members = {mal_id: count or 0 for mal_id, _, count in rows}
+    rows = criteria_queryset(criteria).keyword_search(query).values_list("mal_id", "franchise_key", "members")
     # keyword_rank order, turned into a descending 0-1 score so the API's number still means "better".
-    score_of = {mal_id: 1.0 / (1 + rank) for rank, (mal_id, _, _) in enumerate(rows)}
-
-    titles = title_index()
-    matches = titles.match(query)
-    title_ids: list[int] = []
-    if matches:
-        allowed = {
-            mal_id: (key, count or 0)
-            for mal_id, key, count in base.filter(mal_id__in=[m.mal_id for m in matches]).values_list(
-                "mal_id", "franchise_key", "members"
-            )
-        }
-        for match in matches:
-            if match.mal_id in allowed and match.mal_id not in title_ids:
-                title_ids.append(match.mal_id)
-                franchise[match.mal_id], members[match.mal_id] = allowed[match.mal_id]
-                score_of[match.mal_id] = max(score_of.get(match.mal_id, 0.0), 1.0)
-    title_set = set(title_ids)
-    order = title_ids + [mal_id for mal_id, _, _ in rows if mal_id not in title_set]
-    groups = fold_franchise_hits(
-        order, franchise=franchise, members=members, preferred=title_set, limit=limit, fold=fold_franchises
-    )
-    hits = hits_hydrate(groups, query=query, titles=titles, score_of=score_of, title_set=title_set)
-    total = time.perf_counter() - started
-    notice, building = fallback_notice(cause)
-    return SearchResults(
+    ranked = [
+        Candidate(mal_id, 1.0 / (1 + rank), key, members or 0)
+        for rank, (mal_id, key, members) in enumerate(rows[:CANDIDATES])
+    ]
+    results = results_assemble(
+        ranked,
         query=query,
+        criteria=criteria,
         mode=mode,
-        hits=hits,
-        fold=fold_franchises,
-        timings={"total": total},
-        degraded=True,
-        notice=notice,
-        index_building=building,
+        limit=limit,
+        fold_franchises=fold_franchises,
+        title_score=1.0,
     )
+    results.timings = {"total": time.perf_counter() - started}
+    results.degraded = True
+    results.notice, results.index_building = fallback_notice(cause)
+    return results
 
 
-def similar_fallback(anime: Anime, *, limit: int = 6) -> list:  # -> list[SearchHit]
+def similar_fallback(anime: Anime, *, limit: int = 6) -> list[SearchHit]:
     """Popular anime sharing the most genres with ``anime``, one per franchise, outside its own."""
-    from catalog.search.service import SearchHit
-
     genre_ids = list(anime.genres.values_list("pk", flat=True))
     if not genre_ids:
         return []

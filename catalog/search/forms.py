@@ -10,9 +10,20 @@ from django.http import QueryDict
 
 from catalog.filters import AnimeCriteria, AnimeFilter
 from catalog.models import Anime
-from catalog.search.service import MAX_LIMIT, MAX_QUERY_LENGTH, MODES
 
+MODES = ("hybrid", "dense", "sparse")
+MAX_QUERY_LENGTH = 1000
+MAX_LIMIT = 50
 FILTER_NAMES = ("genre", "exclude_genre", "type", "year_min", "year_max", "score_min", "score_max", "tier")
+
+
+LIMIT_ERRORS = {key: f"Must be a whole number from 1 to {MAX_LIMIT}." for key in ("invalid", "min_value", "max_value")}
+
+
+class SimilarForm(forms.Form):
+    """``GET /api/anime/<mal_id>/similar/``'s parameters."""
+
+    limit = forms.IntegerField(min_value=1, max_value=MAX_LIMIT, required=False, error_messages=LIMIT_ERRORS)
 
 
 class SearchForm(forms.Form):
@@ -29,14 +40,7 @@ class SearchForm(forms.Form):
         required=False,
         error_messages={"invalid_choice": f"%(value)r is not a mode. Valid values: {', '.join(MODES)}."},
     )
-    limit = forms.IntegerField(
-        min_value=1,
-        max_value=MAX_LIMIT,
-        required=False,
-        error_messages={
-            key: f"Must be a whole number from 1 to {MAX_LIMIT}." for key in ("invalid", "min_value", "max_value")
-        },
-    )
+    limit = forms.IntegerField(min_value=1, max_value=MAX_LIMIT, required=False, error_messages=LIMIT_ERRORS)
     fold = forms.TypedChoiceField(
         choices=[("1", "1"), ("0", "0"), ("true", "true"), ("false", "false")],
         required=False,
@@ -55,11 +59,20 @@ class SearchRequest:
     criteria: AnimeCriteria
 
 
-def search_request_parse(
-    params: QueryDict, *, default_limit: int = 10, with_filterset: bool = True
-) -> tuple[SearchRequest | None, dict[str, list[str]], AnimeFilter | None]:
-    """The validated request, or None and the errors by parameter name; and the bound filter
-    (for a page's filter form; the API asks for none when no filter parameter is given)."""
+@dataclass
+class SearchParse:
+    """A read search request: the validated ``request`` (None when ``errors``), the bound search
+    form and the bound filter (for the page's form; None in the API when no filter is given)."""
+
+    request: SearchRequest | None
+    errors: dict[str, list[str]]
+    form: SearchForm
+    filterset: AnimeFilter | None
+
+
+def search_request_parse(params: QueryDict, *, default_limit: int = 10, with_filterset: bool = True) -> SearchParse:
+    """The one reading of a search request (page, API, command): ``q``, ``mode``, ``limit``,
+    ``fold`` by ``SearchForm``, the filters by ``AnimeFilter``."""
     form = SearchForm(params)
     filter_data = QueryDict(mutable=True)
     for name in FILTER_NAMES:
@@ -76,7 +89,7 @@ def search_request_parse(
     if not filters_ok and filterset is not None:
         errors.update({name: list(messages) for name, messages in filterset.errors.items()})
     if errors:
-        return None, errors, filterset
+        return SearchParse(None, errors, form, filterset)
     data = form.cleaned_data
     fold = data.get("fold")
     request = SearchRequest(
@@ -86,4 +99,4 @@ def search_request_parse(
         fold=True if fold is None else fold,
         criteria=filterset.criteria() if filterset is not None and filter_data else AnimeCriteria(),
     )
-    return request, {}, filterset
+    return SearchParse(request, {}, form, filterset)

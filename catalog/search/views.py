@@ -7,11 +7,10 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.cache import patch_vary_headers
 
-from catalog import selectors
-from catalog.models import Genre
 from catalog.search.fallback import index_notice
-from catalog.search.forms import search_request_parse
-from catalog.search.service import MAX_QUERY_LENGTH, MODES, search_anime
+from catalog.search.forms import MAX_QUERY_LENGTH, MODES, search_request_parse
+from catalog.search.service import search_anime
+from catalog.selectors import genre_groups
 
 PAGE_LIMIT = 20
 EXAMPLES = (
@@ -23,35 +22,34 @@ EXAMPLES = (
 
 
 def search_page(request: HttpRequest) -> HttpResponse:
-    params = request.GET
-    query = params.get("q", "").strip()
-    parsed, errors, filterset = search_request_parse(params, default_limit=PAGE_LIMIT)
+    parse = search_request_parse(request.GET, default_limit=PAGE_LIMIT)
+    search_form, filterset = parse.form, parse.filterset
+    assert filterset is not None  # asked for: the page shows the filter form
+    query = (search_form["q"].value() or "").strip()
+    errors = dict(parse.errors)
     if not query:
         errors.pop("q", None)  # an empty box is the starting state, not a mistake
     results = None
-    if parsed is not None:
+    if parse.request is not None:
+        found = parse.request
         results = search_anime(
-            parsed.q, criteria=parsed.criteria, limit=parsed.limit, mode=parsed.mode, fold_franchises=parsed.fold
+            found.q, criteria=found.criteria, limit=found.limit, mode=found.mode, fold_franchises=found.fold
         )
     form = filterset.form
     labels = {"q": "Search", "mode": "Ranking", "limit": "Results", "fold": "Group franchises"}
     labels.update({name: str(field.label) for name, field in form.fields.items()})
-    known = {g.name.lower() for g in Genre.objects.all()}
+    selected_genres, excluded_genres = filterset.genre_selection()
     context = {
         "query": query,
         "results": results,
         "errors": [(labels.get(name, name), messages) for name, messages in errors.items()],
         "degraded_notice": (results.notice if results.degraded else "") if results is not None else index_notice(),
         "form": form,
-        "genres_by_kind": [
-            (dict(Genre.Kind.choices).get(kind, kind), genres)
-            for kind, genres in selectors.genres_by_kind().items()
-            if genres
-        ],
-        "selected_genres": {g.strip().lower() for g in params.getlist("genre")} & known,
-        "excluded_genres": {g.strip().lower() for g in params.getlist("exclude_genre")} & known,
-        "fold": params.get("fold", "1") not in ("0", "false"),
-        "mode": params.get("mode", "hybrid"),
+        "genres_by_kind": genre_groups(),
+        "selected_genres": selected_genres,
+        "excluded_genres": excluded_genres,
+        "fold": search_form["fold"].value() not in ("0", "false"),
+        "mode": search_form["mode"].value() or "hybrid",
         "modes": MODES,
         "max_length": MAX_QUERY_LENGTH,
         "examples": EXAMPLES,

@@ -5,9 +5,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.http import QueryDict
 
-from catalog.filters import AnimeFilter
-from catalog.models import Anime
-from catalog.search.service import MODES, search_anime
+from catalog.search.forms import MODES, search_request_parse
+from catalog.search.service import search_anime
 
 
 class Command(BaseCommand):
@@ -24,25 +23,22 @@ class Command(BaseCommand):
             parser.add_argument(f"--{name.replace('_', '-')}", dest=name)
 
     def handle(self, *args: Any, **options: Any) -> None:
+        # The same validation as the page and the API: the search form and the browse filters.
         data = QueryDict(mutable=True)
+        data.update({"q": options["query"], "mode": options["mode"], "limit": str(options["limit"])})
+        data["fold"] = "0" if options["no_fold"] else "1"
         data.setlist("genre", options["genre"])
         data.setlist("exclude_genre", options["exclude_genre"])
         for name in ("type", "tier", "year_min", "year_max", "score_min", "score_max"):
             if options[name] is not None:
                 data[name] = options[name]
-        filterset = AnimeFilter(data=data, queryset=Anime.objects.none())
-        if not filterset.is_valid():
-            raise CommandError("; ".join(f"{k}: {' '.join(v)}" for k, v in filterset.errors.items()))
-        try:
-            results = search_anime(
-                options["query"],
-                criteria=filterset.criteria(),
-                limit=options["limit"],
-                mode=options["mode"],
-                fold_franchises=not options["no_fold"],
-            )
-        except ValueError as exc:
-            raise CommandError(str(exc)) from exc
+        parse = search_request_parse(data, with_filterset=False)
+        parsed = parse.request
+        if parsed is None:
+            raise CommandError("; ".join(f"{k}: {' '.join(v)}" for k, v in parse.errors.items()))
+        results = search_anime(
+            parsed.q, criteria=parsed.criteria, limit=parsed.limit, mode=parsed.mode, fold_franchises=parsed.fold
+        )
         if results.degraded:
             self.stderr.write(results.notice)
         if not results.hits:

@@ -6,7 +6,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from catalog.search.service import MODES, search_anime
+from catalog.search.forms import MODES
+from catalog.search.service import search_anime
 
 
 def evaluate(queries: list[dict[str, Any]], *, mode: str, k: int = 10) -> dict[str, float]:

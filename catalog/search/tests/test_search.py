@@ -68,7 +68,7 @@ def test_it_applies_filters_to_title_matches_too(search_index: str) -> None:
 
 
 def test_it_escapes_the_snippet_before_marking_words(search_index: str) -> None:
-    from catalog.search.service import highlight
+    from catalog.search.results import highlight
 
     html = highlight("Tom & <b>Jerry</b> kill a cat", {"kill", "jerry"})
     assert html == "Tom &amp; &lt;b&gt;<mark>Jerry</mark>&lt;/b&gt; <mark>kill</mark> a cat"
@@ -86,7 +86,7 @@ def test_it_does_no_model_work_after_the_query_embedding(search_index: str, monk
 
 def test_it_suggests_similar_anime_outside_the_franchise(search_index: str) -> None:
     anime = Anime.objects.get(mal_id=16498)
-    hits = similar_anime(anime, limit=6)
+    hits = similar_anime(anime, limit=6).hits
     assert len(hits) == 6
     keys = [h.anime.franchise_key for h in hits]
     assert "shingeki-no-kyojin" not in keys
