@@ -7,9 +7,9 @@ from catalog.search import api as search_api
 
 urlpatterns = [
     path("anime/", api.AnimeListView.as_view(), name="api-anime-list"),
-    # str, not int: a malformed id gets the API's JSON 404, not Django's HTML one.
-    path("anime/<str:mal_id>/", api.AnimeDetailView.as_view(), name="api-anime-detail"),
+    path("anime/<mal_id:mal_id>/", api.AnimeDetailView.as_view(), name="api-anime-detail"),
     path("genres/", api.GenreListView.as_view(), name="api-genre-list"),
     path("search/", search_api.SearchView.as_view(), name="api-search"),
-    path("anime/<str:mal_id>/similar/", search_api.SimilarView.as_view(), name="api-anime-similar"),
+    path("admin/reindex/", search_api.ReindexView.as_view(), name="staff-reindex"),
+    path("anime/<mal_id:mal_id>/similar/", search_api.SimilarView.as_view(), name="api-anime-similar"),
 ]

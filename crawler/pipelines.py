@@ -23,9 +23,10 @@ from django.utils import timezone
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
 
+from catalog.models import TierThresholds
 from catalog.records import AnimeRecord, RecordError, record_from_jikan, record_from_mal
 from catalog.search.freshness import index_on_commit, touches_index
-from catalog.services import CREATED, SKIPPED, UPDATED, UpsertResult, anime_upsert_many, tier_thresholds_current
+from catalog.services import CREATED, SKIPPED, UPDATED, UpsertResult, anime_upsert_many
 from catalog.tiers import Cutoffs
 from crawler.items import JikanAnimeItem, MalAnimeItem
 
@@ -69,7 +70,7 @@ def _index(mal_ids: list[int]) -> None:
 
 
 def _current_cutoffs() -> Cutoffs | None:
-    current = tier_thresholds_current()
+    current = TierThresholds.objects.current()
     return current.cutoffs if current else None
 
 

@@ -16,6 +16,9 @@ from pathlib import Path
 from celery import shared_task
 from django.conf import settings
 
+from crawler.services import SPIDERS, CrawlLock
+from jobs.services import BackgroundTask
+
 logger = logging.getLogger(__name__)
 
 MANAGE_PY = Path(settings.BASE_DIR) / "manage.py"
@@ -31,13 +34,12 @@ def crawl_command(*, spider: str, stale_days: int | None) -> list[str]:
 
 @shared_task(
     name="crawler.tasks.crawl_refresh",
+    base=BackgroundTask,
     acks_late=False,  # a crawl interrupted by a lost worker waits for next week, not a redelivery
     time_limit=CRAWL_TIMEOUT + 300,
     soft_time_limit=CRAWL_TIMEOUT + 240,
 )
 def crawl_refresh(spider: str = "jikan", stale_days: int | None = 7) -> dict[str, object]:
-    from catalog.management.commands.crawl import SPIDERS, CrawlLock
-
     if spider not in SPIDERS:
         raise ValueError(f"unknown spider {spider!r}")
     probe = CrawlLock(spider)

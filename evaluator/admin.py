@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from django.contrib import admin, messages
-from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import path, reverse
@@ -82,11 +81,10 @@ class TrainingRunAdmin(admin.ModelAdmin):
 def retrain_start(model_admin: admin.ModelAdmin, request: HttpRequest) -> None:
     """Claim the training slot now (so a second request is refused at once) and queue the task."""
     try:
-        run = services.training_run_claim(triggered_by=TrainingRun.Trigger.ADMIN)
+        run = services.training_run_start(triggered_by=TrainingRun.Trigger.ADMIN)
     except services.RetrainInProgress as refused:
         model_admin.message_user(request, str(refused), messages.WARNING)
         return
-    transaction.on_commit(lambda: services.training_run_dispatch(run.pk))
     model_admin.message_user(
         request, f"Retraining started as run {run.pk}; it appears here when it finishes.", messages.SUCCESS
     )

@@ -17,8 +17,11 @@ from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from evaluator import services
+from evaluator.inputs import EvaluateInputSerializer, EvaluationInputError
+from evaluator.models import TrainingRun
 from evaluator.selectors import evaluation_get
-from evaluator.serializers import EvaluateRequestSerializer, EvaluationSerializer, evaluation_data
+from evaluator.serializers import EvaluationSerializer, evaluation_data
+from jobs.api import DENIED, DETAIL, StaffAction
 
 ERRORS = inline_serializer(
     name="EvaluateErrors",
@@ -34,7 +37,7 @@ class EvaluateView(APIView):
     @extend_schema(
         operation_id="evaluate_anime",
         summary="Evaluate an anime from its synopsis and genres",
-        request=EvaluateRequestSerializer,
+        request=EvaluateInputSerializer,
         responses={
             201: EvaluationSerializer,
             200: OpenApiResponse(
@@ -53,7 +56,7 @@ class EvaluateView(APIView):
             return Response({"non_field_errors": ["Send a JSON object."]}, status=status.HTTP_400_BAD_REQUEST)
         try:
             result = services.evaluation_create(data=data)
-        except services.EvaluationInputError as error:
+        except EvaluationInputError as error:
             return Response(error.errors, status=status.HTTP_400_BAD_REQUEST)
         except services.ModelUnavailable as error:
             return Response({"detail": str(error)}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
@@ -76,3 +79,29 @@ class EvaluationDetailView(APIView):
         if evaluation is None:
             raise NotFound("No such evaluation.")
         return Response(evaluation_data(evaluation, request))
+
+
+# ---------------------------------------------------------------------------- staff
+
+
+class RetrainResponseSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+    run = serializers.IntegerField(help_text="The training run claimed for this retraining.")
+
+
+class RetrainView(StaffAction):
+    @extend_schema(
+        summary="Retrain the evaluator (staff)",
+        description="Claims the single training slot and queues `evaluator.tasks.retrain`. While another "
+        "training runs the request is refused with 409 and the reason.",
+        request=None,
+        responses={202: RetrainResponseSerializer, 409: OpenApiResponse(DETAIL, "A training is running."), **DENIED},
+    )
+    def post(self, request: Request) -> Response:
+        try:
+            run = services.training_run_start(triggered_by=TrainingRun.Trigger.ADMIN)
+        except services.RetrainInProgress as refused:
+            return Response({"detail": str(refused)}, status=status.HTTP_409_CONFLICT)
+        return Response(
+            {"detail": f"Retraining started as run {run.pk}.", "run": run.pk}, status=status.HTTP_202_ACCEPTED
+        )

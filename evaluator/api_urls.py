@@ -7,4 +7,5 @@ from evaluator import api
 urlpatterns = [
     path("evaluate/", api.EvaluateView.as_view(), name="api-evaluate"),
     path("evaluations/<uuid:pk>/", api.EvaluationDetailView.as_view(), name="api-evaluation-detail"),
+    path("admin/retrain/", api.RetrainView.as_view(), name="staff-retrain"),
 ]

@@ -1,16 +1,18 @@
-"""The model report's pictures (matplotlib, Agg backend), rendered once per run and chart."""
+"""The model report's pictures (matplotlib's Agg renderer), rendered once per run and chart.
+
+Figures are made with matplotlib's object API, never pyplot: pyplot keeps one global "current
+figure" for the process, and the report's four charts are requested at once, so threads of one
+server (the threaded test server, gunicorn's threads) would draw into each other's figures."""
 
 from __future__ import annotations
 
 import io
 from functools import lru_cache
 
-import matplotlib
-
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
 
 from catalog.models import Anime
 from catalog.tiers import TIER_ORDER
@@ -21,10 +23,15 @@ LABELS = [t.label for t in TIER_ORDER]
 COLOURS = {"top-tier": "#b7791f", "worthwhile": "#1f7a4d", "watchable": "#2358a8", "terrible": "#a3262e"}
 
 
-def _png(figure: plt.Figure) -> bytes:
+def _figure(width: float, height: float) -> tuple[Figure, Axes]:
+    figure = Figure(figsize=(width, height))
+    FigureCanvasAgg(figure)
+    return figure, figure.subplots()
+
+
+def _png(figure: Figure) -> bytes:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
-    plt.close(figure)
     return buffer.getvalue()
 
 
@@ -32,7 +39,7 @@ def confusion_chart(run: TrainingRun) -> bytes:
     matrix = np.array(run.confusion_matrix or [[0] * 4] * 4, dtype=float)
     rows = matrix.sum(axis=1, keepdims=True)
     share = np.divide(matrix, rows, out=np.zeros_like(matrix), where=rows > 0)
-    figure, ax = plt.subplots(figsize=(5.2, 4.4))
+    figure, ax = _figure(5.2, 4.4)
     image = ax.imshow(share, cmap="Blues", vmin=0, vmax=1)
     for i in range(matrix.shape[0]):
         for j in range(matrix.shape[1]):
@@ -51,7 +58,7 @@ def confusion_chart(run: TrainingRun) -> bytes:
 
 def calibration_chart(run: TrainingRun) -> bytes:
     bins = run.calibration or {}
-    figure, ax = plt.subplots(figsize=(5.2, 4.4))
+    figure, ax = _figure(5.2, 4.4)
     ax.plot([0, 1], [0, 1], linestyle="--", color="#718096", label="perfect calibration")
     if bins.get("confidence"):
         sizes = np.array(bins["count"], dtype=float)
@@ -70,7 +77,7 @@ def calibration_chart(run: TrainingRun) -> bytes:
 def scores_chart(run: TrainingRun) -> bytes:
     scores = np.array(list(Anime.objects.scored().values_list("score", flat=True)), dtype=float)
     predicted = np.array((run.calibration or {}).get("predicted_scores") or [], dtype=float)
-    figure, ax = plt.subplots(figsize=(6.4, 4.0))
+    figure, ax = _figure(6.4, 4.0)
     bins = np.arange(4.0, 9.41, 0.1)
     ax.hist(scores, bins=bins, color="#a0aec0", label="catalogue scores")
     if predicted.size:
@@ -99,7 +106,7 @@ def scores_chart(run: TrainingRun) -> bytes:
 def per_tier_f1_chart(run: TrainingRun) -> bytes:
     values = [run.per_tier_f1.get(t.value, 0.0) for t in TIER_ORDER]
     seed = ((run.candidates.get("logreg") or {}).get("per_tier_f1")) or {}
-    figure, ax = plt.subplots(figsize=(5.2, 3.6))
+    figure, ax = _figure(5.2, 3.6)
     x = np.arange(4)
     ax.bar(x - 0.2, values, width=0.4, color=[COLOURS[t.value] for t in TIER_ORDER], label=f"active ({run.chosen})")
     if seed:

@@ -5,15 +5,12 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 
 from catalog.models import Anime, Genre
 from evaluator.models import Evaluation, TrainingRun
 from jobs.owners import owner_gone
-
-
-def training_run_active() -> TrainingRun | None:
-    return TrainingRun.objects.filter(is_active=True).first()
 
 
 def training_run_running() -> TrainingRun | None:
@@ -27,9 +24,10 @@ def training_runs_history() -> QuerySet[TrainingRun]:
 
 
 def evaluation_get(pk: object) -> Evaluation | None:
+    """The evaluation with this id; None for an unknown or malformed one."""
     try:
         return Evaluation.objects.select_related("run").filter(pk=pk).first()
-    except Exception:
+    except (ValueError, ValidationError):  # not a UUID
         return None
 
 

@@ -1,5 +1,5 @@
-"""Shapes of the evaluate API. Validation itself is ``services.evaluation_input_clean`` (one
-rule for page, API and command); the request serializer documents the body in the schema."""
+"""Shapes of the evaluate API's answers. The request is ``evaluator.inputs.EvaluateInputSerializer``
+(which validates the page, the API and the command alike)."""
 
 from __future__ import annotations
 
@@ -9,23 +9,8 @@ from django.urls import reverse
 from rest_framework import serializers
 
 from catalog.tiers import TIER_ORDER, Tier
+from evaluator.inputs import EvaluateInputSerializer
 from evaluator.models import Evaluation
-from evaluator.services import EPISODES_RANGE, SYNOPSIS_MAX, SYNOPSIS_MIN, YEAR_MIN
-
-
-class EvaluateRequestSerializer(serializers.Serializer):
-    synopsis = serializers.CharField(
-        min_length=SYNOPSIS_MIN, max_length=SYNOPSIS_MAX, help_text="Plot synopsis, 30-5,000 characters after trimming."
-    )
-    genres = serializers.ListField(
-        child=serializers.CharField(), required=False, help_text="Genre, theme or demographic names from /api/genres/."
-    )
-    type = serializers.CharField(required=False, allow_blank=True, help_text="TV, Movie, OVA, ONA, Special, …")
-    source = serializers.CharField(required=False, allow_blank=True, help_text="Source material, e.g. Manga.")
-    episodes = serializers.IntegerField(
-        required=False, allow_null=True, min_value=EPISODES_RANGE[0], max_value=EPISODES_RANGE[1]
-    )
-    year = serializers.IntegerField(required=False, allow_null=True, min_value=YEAR_MIN)
 
 
 class NeighbourSerializer(serializers.Serializer):
@@ -56,7 +41,7 @@ class EvaluationSerializer(serializers.Serializer):
     comment_source = serializers.ChoiceField(choices=["offline", "gemini"])
     comment_final = serializers.BooleanField(help_text="False while the Gemini comment is on its way.")
     run_id = serializers.IntegerField(help_text="The training run (model) that answered.")
-    input = EvaluateRequestSerializer()
+    input = EvaluateInputSerializer()
     created_at = serializers.DateTimeField()
 
 

@@ -6,129 +6,34 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, close_old_connections, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from catalog.models import Anime
-from catalog.services import tier_thresholds_current
+from catalog.models import Anime, TierThresholds
 from evaluator.comment import CommentError, Evidence, Neighbour, comment_backend, gemini_comment, offline_comment
 from evaluator.dataset import dataset_build
 from evaluator.features import DEFAULT_TEXT_VARIANT, TEXT_VARIANTS, AnimeInput
+from evaluator.inputs import evaluation_input_clean
 from evaluator.models import CommentStatus, Evaluation, TrainingRun
 from evaluator.predictor import Predictor, predictor_for
-from evaluator.selectors import catalogue_choices, training_run_active, training_run_running
+from evaluator.selectors import training_run_running
 from evaluator.training import calibration_bins, train
 from jobs.owners import owner_gone, owner_token
+from jobs.services import task_dispatch
 
 logger = logging.getLogger(__name__)
-
-SYNOPSIS_MIN = 30
-SYNOPSIS_MAX = 5000
-EPISODES_RANGE = (1, 3000)
-YEAR_MIN = 1917
-MAX_GENRES = 40
-
 
 # ---------------------------------------------------------------------------- input
 
 
-class EvaluationInputError(Exception):
-    """Bad input; ``errors`` maps each field to its messages (shown next to the field / 400)."""
-
-    def __init__(self, errors: dict[str, list[str]]) -> None:
-        super().__init__("; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items()))
-        self.errors = errors
-
-
 class ModelUnavailable(Exception):
     """No trained model is active yet."""
-
-
-def _integer(value: object, field: str, low: int, high: int, errors: dict[str, list[str]]) -> int | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | str):
-        errors[field] = [f"Must be a whole number between {low} and {high}."]
-        return None
-    try:
-        number = int(value.strip()) if isinstance(value, str) else value
-    except ValueError:
-        errors[field] = [f"Must be a whole number between {low} and {high}."]
-        return None
-    if not low <= number <= high:
-        errors[field] = [f"Must be between {low} and {high}."]
-        return None
-    return number
-
-
-def _choice(value: object, field: str, choices: Sequence[str], errors: dict[str, list[str]]) -> str:
-    if value is None or value == "":
-        return ""
-    if not isinstance(value, str):
-        errors[field] = ["Must be text."]
-        return ""
-    by_lower = {c.lower(): c for c in choices}
-    found = by_lower.get(value.strip().lower())
-    if found is None:
-        errors[field] = [f"Unknown {field} {value.strip()[:40]!r}; choose one of: {', '.join(choices)}."]
-        return ""
-    return found
-
-
-def evaluation_input_clean(data: Mapping[str, object]) -> AnimeInput:
-    """Validate raw input (form, JSON or command line): synopsis 30-5,000 characters after
-    trimming, genres from the catalogue's vocabulary, type/source from the catalogue's values,
-    episodes and year in range. Raises ``EvaluationInputError`` naming every bad field."""
-    errors: dict[str, list[str]] = {}
-    choices = catalogue_choices()
-
-    synopsis = data.get("synopsis")
-    text = ""
-    if synopsis is None or synopsis == "":
-        errors["synopsis"] = ["This field is required."]
-    elif not isinstance(synopsis, str):
-        errors["synopsis"] = ["Must be text."]
-    else:
-        # NUL cannot be stored by Postgres and is never meaningful in a synopsis.
-        text = synopsis.replace("\x00", "").replace("\r\n", "\n").strip()
-        if len(text) < SYNOPSIS_MIN:
-            errors["synopsis"] = [f"Write at least {SYNOPSIS_MIN} characters (got {len(text)})."]
-        elif len(text) > SYNOPSIS_MAX:
-            errors["synopsis"] = [f"Keep it under {SYNOPSIS_MAX:,} characters (got {len(text):,})."]
-
-    raw_genres = data.get("genres", [])
-    if raw_genres is None or raw_genres == "":
-        raw_genres = []
-    if isinstance(raw_genres, str):
-        raw_genres = [raw_genres]
-    genres: list[str] = []
-    if not isinstance(raw_genres, list | tuple) or not all(isinstance(g, str) for g in raw_genres):
-        errors["genres"] = ["Must be a list of genre names."]
-    elif len(raw_genres) > MAX_GENRES:
-        errors["genres"] = [f"At most {MAX_GENRES} genres."]
-    else:
-        by_lower = {g.lower(): g for g in choices.genres}
-        unknown = [g for g in raw_genres if g.strip().lower() not in by_lower]
-        if unknown:
-            shown = ", ".join(repr(g.strip()[:40]) for g in unknown[:5])
-            errors["genres"] = [f"Unknown genre(s): {shown}. Valid names are listed at /api/genres/."]
-        else:
-            genres = sorted({by_lower[g.strip().lower()] for g in raw_genres})
-
-    kind = _choice(data.get("type"), "type", choices.types, errors)
-    source = _choice(data.get("source"), "source", choices.sources, errors)
-    episodes = _integer(data.get("episodes"), "episodes", *EPISODES_RANGE, errors)
-    year = _integer(data.get("year"), "year", YEAR_MIN, timezone.now().year + 5, errors)
-    if errors:
-        raise EvaluationInputError(errors)
-    return AnimeInput(synopsis=text, genres=tuple(genres), type=kind, source=source, episodes=episodes, year=year)
 
 
 def model_unavailable_reason() -> str:
@@ -198,7 +103,7 @@ def evaluation_create(*, data: Mapping[str, object]) -> EvaluationResult:
     backend) queue the Gemini comment. The same input under the same run returns the stored
     evaluation."""
     item = evaluation_input_clean(data)
-    run = training_run_active()
+    run = TrainingRun.objects.active()
     if run is None:
         raise ModelUnavailable(model_unavailable_reason())
     key = input_hash(item)
@@ -248,25 +153,10 @@ def evaluation_create(*, data: Mapping[str, object]) -> EvaluationResult:
 
 
 def comment_dispatch(evaluation_id: str) -> None:
-    """Queue the Gemini comment. Without a broker Celery would run it inside the request, so a
-    thread stands in for the worker: the page never waits for Gemini."""
-    from evaluator.tasks import evaluation_comment
-
-    if settings.CELERY_TASK_ALWAYS_EAGER:
-
-        def run() -> None:
-            try:
-                evaluation_comment_refresh(evaluation_id=evaluation_id)
-            finally:
-                close_old_connections()
-
-        threading.Thread(target=run, name=f"gemini-comment-{evaluation_id}", daemon=True).start()
-    else:
-        from jobs.services import task_enqueue
-
-        # Broker down: the offline comment stays (final only once Gemini's arrives or fails);
-        # the call is recorded and sent again by jobs' retry.
-        task_enqueue(evaluation_comment, evaluation_id)
+    """Hand the Gemini comment to a worker (without a broker: a thread of this process, so the
+    page never waits for Gemini; with one whose broker is down: recorded and sent later, while the
+    offline comment stays)."""
+    task_dispatch("evaluator.tasks.evaluation_comment", evaluation_id)
 
 
 def evaluation_comment_refresh(*, evaluation_id: str) -> bool:
@@ -339,7 +229,7 @@ def training_run_execute(
     TrainingRun.objects.filter(pk=run.pk).update(owner=run.owner)
     started = time.perf_counter()
     try:
-        thresholds = tier_thresholds_current()
+        thresholds = TierThresholds.objects.current()
         if thresholds is None:
             raise RuntimeError("No tier thresholds yet: import the catalogue first.")
         cutoffs = thresholds.cutoffs
@@ -441,27 +331,13 @@ def training_run_activate_if_better(*, run: TrainingRun) -> bool:
     return True
 
 
-def training_run_dispatch(run_id: int) -> None:
-    """Queue the training of a claimed run. Without a broker Celery would train inside the admin
-    request for minutes, so a thread stands in for the worker."""
-    from evaluator.tasks import retrain
-
-    if settings.CELERY_TASK_ALWAYS_EAGER:
-
-        def run() -> None:
-            try:
-                claimed = TrainingRun.objects.get(pk=run_id)
-                training_run_execute(run=claimed)
-            except Exception:
-                logger.exception("Training run %s failed", run_id)
-            finally:
-                close_old_connections()
-
-        threading.Thread(target=run, name=f"training-run-{run_id}", daemon=True).start()
-    else:
-        from jobs.services import task_enqueue
-
-        task_enqueue(retrain, run_id)
+def training_run_start(*, triggered_by: str) -> TrainingRun:
+    """Start a retraining in the background: claim the single training slot, and once the claim
+    is committed hand ``evaluator.tasks.retrain`` to a worker (without a broker: a thread of this
+    process). The admin, the staff API and beat all start it here. Raises ``RetrainInProgress``."""
+    run = training_run_claim(triggered_by=triggered_by)
+    transaction.on_commit(lambda: task_dispatch("evaluator.tasks.retrain", run.pk))
+    return run
 
 
 def training_run_train(*, triggered_by: str = TrainingRun.Trigger.COMMAND, **options: object) -> TrainingRun:

@@ -5,15 +5,15 @@ from __future__ import annotations
 
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils import timezone
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_GET, require_http_methods
 
-from catalog.services import tier_thresholds_current
+from catalog.models import TierThresholds
 from catalog.tiers import TIER_ORDER, Tier
 from evaluator import charts, services
+from evaluator.inputs import SYNOPSIS_MAX, SYNOPSIS_MIN, EvaluationInputError, year_max
 from evaluator.models import Evaluation, TrainingRun
-from evaluator.selectors import catalogue_choices, evaluation_get, training_run_active, training_runs_history
+from evaluator.selectors import catalogue_choices, evaluation_get, training_runs_history
 
 FIELDS = ("synopsis", "type", "source", "episodes", "year")
 
@@ -30,16 +30,16 @@ def _form_context(values: dict[str, object] | None = None, errors: dict[str, lis
         "values": values or {"genres": []},
         "errors": errors or {},
         "choices": choices,
-        "synopsis_min": services.SYNOPSIS_MIN,
-        "synopsis_max": services.SYNOPSIS_MAX,
-        "year_max": timezone.now().year + 5,
-        "active_run": (active := training_run_active()),
+        "synopsis_min": SYNOPSIS_MIN,
+        "synopsis_max": SYNOPSIS_MAX,
+        "year_max": year_max(),
+        "active_run": (active := TrainingRun.objects.active()),
         "model_unavailable": "" if active is not None else services.model_unavailable_reason(),
     }
 
 
 def result_context(evaluation: Evaluation) -> dict[str, object]:
-    thresholds = tier_thresholds_current()
+    thresholds = TierThresholds.objects.current()
     bars = [
         {
             "tier": tier.value,
@@ -63,7 +63,7 @@ def evaluate(request: HttpRequest) -> HttpResponse:
     errors: dict[str, list[str]] = {}
     try:
         result = services.evaluation_create(data=values)
-    except services.EvaluationInputError as error:
+    except EvaluationInputError as error:
         errors = error.errors
     except services.ModelUnavailable as error:
         errors = {"form": [str(error)]}
@@ -110,7 +110,7 @@ def evaluation_comment(request: HttpRequest, pk: str) -> HttpResponse:
 
 @require_GET
 def model_report(request: HttpRequest) -> HttpResponse:
-    run = training_run_active()
+    run = TrainingRun.objects.active()
     rows = []
     if run is not None:
         seed = (run.candidates.get("logreg") or {}).get("grouped")
@@ -138,7 +138,7 @@ def model_report(request: HttpRequest) -> HttpResponse:
         "per_tier": per_tier,
         "candidates": sorted((run.candidates or {}).items()) if run else [],
         "history": training_runs_history()[:50],
-        "thresholds": tier_thresholds_current(),
+        "thresholds": TierThresholds.objects.current(),
         "tiers": TIER_ORDER,
     }
     return render(request, "evaluator/model.html", context)

@@ -14,7 +14,7 @@ from catalog.search.fallback import DEGRADED_NOTICE, search_keyword_fallback, si
 from conftest import dead_port
 from evaluator.models import CommentStatus, Evaluation
 from jobs.models import PendingTask
-from jobs.services import pending_tasks_retry, task_enqueue
+from jobs.services import pending_tasks_retry, task_dispatch
 
 SYNOPSIS = (
     "A quiet high-school student discovers that the old shrine behind her house hides a door to a world of "
@@ -115,9 +115,7 @@ def form_data(form: Any, **changes: Any) -> dict[str, Any]:
 
 
 def test_it_records_an_index_batch_when_the_broker_is_down(catalog, broker_down):
-    from catalog.tasks import anime_index_batch
-
-    result = task_enqueue(anime_index_batch, [1535, 5114])
+    result = task_dispatch("catalog.tasks.anime_index_batch", [1535, 5114])
     assert result.sent is False
     row = PendingTask.objects.get()
     assert (row.task_name, row.args, row.kwargs, row.attempts) == (

@@ -9,26 +9,28 @@ from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
-from rest_framework import serializers
+from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from catalog import selectors
-from catalog.api import ANIME_LIST_PARAMETERS
-from catalog.search.engine import EngineError
-from catalog.search.fallback import similar_fallback
-from catalog.search.forms import FILTER_NAMES, search_request_parse
-from catalog.search.service import (
+from catalog.api import ANIME_LIST_PARAMETERS, anime_not_found_message
+from catalog.models import TierThresholds
+from catalog.search.forms import (
+    FILTER_NAMES,
     MAX_LIMIT,
     MAX_QUERY_LENGTH,
     MODES,
-    SearchHit,
-    search_anime,
-    similar_anime,
+    SimilarForm,
+    search_request_parse,
 )
+from catalog.search.freshness import TASK_BATCH, anime_index_enqueue
+from catalog.search.results import SearchHit
+from catalog.search.service import search_anime, similar_anime
 from catalog.serializers import AnimeListSerializer
+from jobs.api import DENIED, StaffAction
 
 SIMILAR_LIMIT = 12
 
@@ -119,8 +121,6 @@ def hits_data(hits: list[SearchHit], context: dict[str, Any]) -> list[dict[str, 
 
 
 class SearchView(APIView):
-    throttle_scope = "search"  # settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["search"]
-
     # Embedding a query costs CPU: a tighter rate than the API default (SEARCH_THROTTLE_RATE).
     throttle_scope = "search"
 
@@ -140,13 +140,14 @@ class SearchView(APIView):
         },
     )
     def get(self, request: Request) -> Response:
-        parsed, errors, _ = search_request_parse(request.query_params, with_filterset=False)
-        if parsed is None:
-            raise ValidationError(errors)
+        parse = search_request_parse(request.query_params, with_filterset=False)
+        if parse.request is None:
+            raise ValidationError(parse.errors)
+        parsed = parse.request
         results = search_anime(
             parsed.q, criteria=parsed.criteria, limit=parsed.limit, mode=parsed.mode, fold_franchises=parsed.fold
         )
-        context = {"request": request, "thresholds": selectors.tier_thresholds_in_force()}
+        context = {"request": request, "thresholds": TierThresholds.objects.current()}
         return Response(
             {
                 "query": results.query,
@@ -188,29 +189,16 @@ class SimilarView(APIView):
             404: OpenApiResponse(inline_serializer(name="SimilarNotFound", fields={"detail": serializers.CharField()})),
         },
     )
-    def get(self, request: Request, mal_id: str) -> Response:
-        # The route takes any string so a malformed id gets this JSON 404, not Django's HTML one
-        # (found by schemathesis); digits only and within the column's range.
-        valid = mal_id.isascii() and mal_id.isdigit() and int(mal_id) <= 2**31 - 1
-        anime = selectors.anime_get(mal_id=int(mal_id)) if valid else None
+    def get(self, request: Request, mal_id: int) -> Response:
+        anime = selectors.anime_get(mal_id=mal_id)
         if anime is None:
-            raise NotFound(f"No anime with MyAnimeList id {mal_id[:40]} in the catalogue.")
-        raw = request.query_params.get("limit", "").strip()
-        limit = SIMILAR_LIMIT
-        if raw:
-            try:
-                limit = int(raw)
-                if not 1 <= limit <= MAX_LIMIT:
-                    raise ValueError
-            except ValueError:
-                raise ValidationError({"limit": [f"Must be a whole number from 1 to {MAX_LIMIT}."]}) from None
-        degraded = False
-        try:
-            hits = similar_anime(anime, limit=limit)
-        except EngineError:
-            # Degrade, don't fail: popular anime sharing its genres (catalog/search/fallback.py).
-            hits, degraded = similar_fallback(anime, limit=limit), True
-        context = {"request": request, "thresholds": selectors.tier_thresholds_in_force()}
+            raise NotFound(anime_not_found_message(mal_id))
+        form = SimilarForm(request.query_params)
+        if not form.is_valid():
+            raise ValidationError(form.errors)
+        similar = similar_anime(anime, limit=form.cleaned_data["limit"] or SIMILAR_LIMIT)
+        hits, degraded = similar.hits, similar.degraded
+        context = {"request": request, "thresholds": TierThresholds.objects.current()}
         animes = AnimeListSerializer([hit.anime for hit in hits], many=True, context=context).data
         return Response(
             {
@@ -222,4 +210,61 @@ class SimilarView(APIView):
                     for rank, (hit, data) in enumerate(zip(hits, animes, strict=True), 1)
                 ],
             }
+        )
+
+
+# ---------------------------------------------------------------------------- staff
+
+MAX_REINDEX_IDS = 10_000
+
+
+class ReindexRequestSerializer(serializers.Serializer):
+    mal_ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1),
+        required=False,
+        allow_empty=False,
+        max_length=MAX_REINDEX_IDS,
+        help_text="MyAnimeList ids to (re-)index; omit to re-index the whole catalogue.",
+    )
+
+
+class ReindexResponseSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+    anime = serializers.IntegerField(help_text="How many anime were sent to the index task.")
+    batches = serializers.IntegerField(help_text="How many index tasks were queued.")
+
+
+class ReindexView(StaffAction):
+    @extend_schema(
+        summary="Re-index anime in search (staff)",
+        description="Queues `catalog.tasks.anime_index_batch` for the given ids (or every anime) in batches "
+        f"of {TASK_BATCH}. Idempotent: unchanged anime are skipped; ids no longer in the catalogue "
+        "are removed from the index.",
+        request=ReindexRequestSerializer,
+        responses={
+            202: ReindexResponseSerializer,
+            400: OpenApiResponse(
+                inline_serializer(
+                    # "detail" when Django refuses the body itself (too many fields: animesite/errors.py).
+                    name="ReindexError",
+                    fields={
+                        "mal_ids": serializers.ListField(child=serializers.CharField(), required=False),
+                        "detail": serializers.CharField(required=False),
+                    },
+                )
+            ),
+            **DENIED,
+        },
+    )
+    def post(self, request: Request) -> Response:
+        form = ReindexRequestSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        ids = form.validated_data.get("mal_ids")
+        if ids is None:
+            ids = selectors.anime_ids()
+        ids = sorted(set(ids))
+        batches = anime_index_enqueue(ids)
+        return Response(
+            {"detail": f"Queued {len(ids)} anime in {batches} batch(es).", "anime": len(ids), "batches": batches},
+            status=status.HTTP_202_ACCEPTED,
         )

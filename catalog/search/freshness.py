@@ -8,6 +8,8 @@ from collections.abc import Iterable
 from django.conf import settings
 from django.db import transaction
 
+from jobs.services import task_dispatch
+
 # Fields whose change alters what the index holds (the embedded text, the keyword text or the
 # payload the filters read); fetched_at, provenance or episodes alone do not re-index.
 INDEXED_FIELDS = frozenset(
@@ -34,15 +36,12 @@ def touches_index(changed_fields: Iterable[str]) -> bool:
 
 
 def anime_index_enqueue(mal_ids: Iterable[int]) -> int:
-    """Send ``anime_index_batch`` tasks for these ids now, at most ``TASK_BATCH`` ids a task
-    (eagerly run here when there is no broker). Returns the number of tasks."""
-    from catalog.tasks import anime_index_batch
-    from jobs.services import task_enqueue
-
+    """The one way to (re-)index anime (writes, the admin, the staff API): ``anime_index_batch``
+    tasks for these ids now, at most ``TASK_BATCH`` ids a task (run here when there is no
+    broker; recorded for a retry when the broker is down). Returns the number of tasks."""
     ids = sorted({int(i) for i in mal_ids})
     for start in range(0, len(ids), TASK_BATCH):
-        # a broker outage records the batch (jobs.PendingTask) for a later retry
-        task_enqueue(anime_index_batch, ids[start : start + TASK_BATCH])
+        task_dispatch("catalog.tasks.anime_index_batch", ids[start : start + TASK_BATCH])
     return (len(ids) + TASK_BATCH - 1) // TASK_BATCH
 
 

@@ -21,6 +21,18 @@ def _ints(value: Any) -> list[int]:
     return [int(part) for part in value]
 
 
+def polite_settings(*, delay: float, jitter: float, robots_txt: bool, **extra: Any) -> dict[str, Any]:
+    """A spider's politeness: one request at a time to the source, ``delay`` seconds apart
+    (randomised by +/- ``jitter`` of it), robots.txt obeyed or not; plus its own settings."""
+    return {
+        "DOWNLOAD_DELAY": delay,
+        "DOWNLOAD_DELAY_JITTER": jitter,
+        "CONCURRENT_REQUESTS_PER_DOMAIN": 1,
+        "ROBOTSTXT_OBEY": robots_txt,
+        **extra,
+    }
+
+
 class CatalogueSpider(scrapy.Spider):
     base_setting = ""
 

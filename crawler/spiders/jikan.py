@@ -12,7 +12,7 @@ import scrapy
 from scrapy.http import Response
 
 from crawler.items import JikanAnimeItem
-from crawler.spiders.base import CatalogueSpider
+from crawler.spiders.base import CatalogueSpider, polite_settings
 
 # 60/min is the binding limit: 1.05 s apart gives ~57/min and < 1/s.
 JIKAN_DELAY = 1.05
@@ -22,14 +22,13 @@ class JikanSpider(CatalogueSpider):
     name = "jikan"
     base_setting = "JIKAN_BASE_URL"
     handle_httpstatus_list = [404, 429, 500, 502, 503, 504]
-    custom_settings = {
-        "DOWNLOAD_DELAY": JIKAN_DELAY,
+    custom_settings = polite_settings(
+        delay=JIKAN_DELAY,
         # No jitter: a ±50% jitter would make some gaps ~0.5 s, over 60/min in bursts.
-        "DOWNLOAD_DELAY_JITTER": 0,
-        "CONCURRENT_REQUESTS_PER_DOMAIN": 1,
-        "ROBOTSTXT_OBEY": False,  # an API, not pages; its terms are the rate limits above
-        "DEFAULT_REQUEST_HEADERS": {"Accept": "application/json"},
-    }
+        jitter=0,
+        robots_txt=False,  # an API, not pages; its terms are the rate limits above
+        DEFAULT_REQUEST_HEADERS={"Accept": "application/json"},
+    )
 
     def list_url(self, page: int) -> str:
         return f"{self.base_url}/top/anime?filter=bypopularity&page={page}"

@@ -21,7 +21,7 @@ from parsel import Selector
 from scrapy.http import Response
 
 from crawler.items import MalAnimeItem
-from crawler.spiders.base import CatalogueSpider
+from crawler.spiders.base import CatalogueSpider, polite_settings
 
 logger = logging.getLogger(__name__)
 
@@ -230,13 +230,8 @@ class MalSpider(CatalogueSpider):
     name = "mal"
     base_setting = "MAL_BASE_URL"
     handle_httpstatus_list = [404, 429, 500, 502, 503, 504]
-    custom_settings = {
-        "ROBOTSTXT_OBEY": True,
-        # Politeness: one page at a time, ~2 s apart (randomised 1-3 s).
-        "DOWNLOAD_DELAY": 2.0,
-        "DOWNLOAD_DELAY_JITTER": 0.5,
-        "CONCURRENT_REQUESTS_PER_DOMAIN": 1,
-    }
+    # Politeness: one page at a time, ~2 s apart (randomised 1-3 s).
+    custom_settings = polite_settings(delay=2.0, jitter=0.5, robots_txt=True)
 
     def list_url(self, offset: int) -> str:
         return f"{self.base_url}/topanime.php?type=bypopularity&limit={offset}"

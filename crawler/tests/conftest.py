@@ -16,7 +16,7 @@ import pytest
 from django.conf import settings
 from django.db import connections
 
-from crawler.fakesource import FakeSources, serve
+from crawler.tests.fakesource import FakeSources, serve
 
 ROOT = Path(__file__).resolve().parents[2]
 _counter = itertools.count()

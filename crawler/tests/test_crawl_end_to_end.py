@@ -9,7 +9,7 @@ import re
 import pytest
 
 from catalog.models import Anime
-from crawler.fakesource import FLAKY_ID, FORBIDDEN_ID, HEADLESS_ID, MISSING_ID, THROTTLED_ID, TRUNCATED_ID
+from crawler.tests.fakesource import FLAKY_ID, FORBIDDEN_ID, HEADLESS_ID, MISSING_ID, THROTTLED_ID, TRUNCATED_ID
 
 pytestmark = pytest.mark.slow
 
@@ -202,7 +202,7 @@ def test_it_rejects_bad_arguments_with_a_clear_message(run_crawl, args, message)
 
 
 def test_it_refuses_a_second_crawl_while_one_runs(run_crawl, crawl_db, settings):
-    from catalog.management.commands.crawl import CrawlLock
+    from crawler.services import CrawlLock
 
     settings.VAR_DIR = crawl_db.var_dir
     lock = CrawlLock("jikan")

@@ -148,7 +148,7 @@ def test_it_stores_items_and_hands_created_or_changed_anime_to_search(catalog, s
 
 
 def test_it_runs_the_weekly_crawl_as_a_subprocess_and_only_one_at_a_time(settings, tmp_path, monkeypatch):
-    from catalog.management.commands.crawl import CrawlLock
+    from crawler.services import CrawlLock
     from crawler.tasks import crawl_refresh
 
     settings.VAR_DIR = tmp_path

@@ -7,47 +7,17 @@ MyAnimeList's CDN are answered locally."""
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, expect
 
 from evaluator.models import Evaluation
 from evaluator.tests.conftest import SYNOPSIS
-from evaluator.tests.fake_gemini import Reply
-
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+from testsupport.browser import page_open, screenshot_artifact
+from testsupport.fake_gemini import Reply
 
 pytestmark = [pytest.mark.browser]
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
-COVER = b'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 225 318"><rect width="225" height="318"/></svg>'
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    assert Path(CHROMIUM).exists(), f"Debian chromium is expected at {CHROMIUM} (apt install chromium)"
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
-
-
-def new_page(browser: Browser, errors: list[str], **options: object) -> Page:
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, **options)
-    context.route(
-        "https://cdn.myanimelist.net/**",
-        lambda route: route.fulfill(status=200, content_type="image/svg+xml", body=COVER),
-    )
-    page = context.new_page()
-    page.on("console", lambda message: message.type == "error" and errors.append(message.text))
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    return page
 
 
 def test_it_counts_characters_and_swaps_in_the_result_then_the_gemini_comment(
@@ -55,7 +25,7 @@ def test_it_counts_characters_and_swaps_in_the_result_then_the_gemini_comment(
 ) -> None:
     fake_gemini.default = Reply(comment="Gemini: it reads like its well-scored neighbours.", delay=0.5)
     errors: list[str] = []
-    page = new_page(browser, errors)
+    page = page_open(browser, errors)
     page.goto(f"{live_server.url}/evaluate/")
     page.wait_for_function("() => window.htmx !== undefined")
     counter = page.locator("#synopsis-counter")
@@ -86,8 +56,7 @@ def test_it_counts_characters_and_swaps_in_the_result_then_the_gemini_comment(
     requests = len(fake_gemini.requests)
     page.wait_for_timeout(2500)
     assert len(fake_gemini.requests) == requests == 1
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / "evaluate.png"), full_page=True)
+    screenshot_artifact(page, "evaluate")
     assert errors == []
 
 
@@ -95,7 +64,7 @@ def test_it_evaluates_with_a_plain_form_post_without_javascript(
     browser: Browser, live_server, active_run_committed
 ) -> None:
     errors: list[str] = []
-    page = new_page(browser, errors, java_script_enabled=False)
+    page = page_open(browser, errors, java_script_enabled=False)
     page.goto(f"{live_server.url}/evaluate/")
     page.fill("#id_synopsis", SYNOPSIS + " <b>not bold</b>")
     page.check("input[name=genres][value=Romance]")

@@ -12,7 +12,7 @@ from evaluator.comment import Evidence, Neighbour, gemini_prompt, offline_commen
 from evaluator.models import CommentStatus, Evaluation
 from evaluator.services import evaluation_comment_refresh, evaluation_create
 from evaluator.tests.conftest import SYNOPSIS
-from evaluator.tests.fake_gemini import Reply, candidate_response
+from testsupport.fake_gemini import Reply, candidate_response
 
 EVIDENCE = Evidence(
     tier="worthwhile",

@@ -7,14 +7,9 @@ from django.core.management.base import CommandError
 from catalog.models import Anime
 from catalog.tiers import TIER_ORDER
 from evaluator import predictor
+from evaluator.inputs import EvaluationInputError, evaluation_input_clean
 from evaluator.models import Evaluation, TrainingRun
-from evaluator.services import (
-    EvaluationInputError,
-    ModelUnavailable,
-    evaluation_create,
-    evaluation_input_clean,
-    training_run_activate,
-)
+from evaluator.services import ModelUnavailable, evaluation_create, training_run_activate
 from evaluator.tests.conftest import SYNOPSIS
 
 

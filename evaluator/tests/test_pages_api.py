@@ -7,7 +7,7 @@ import pytest
 from evaluator.models import CommentStatus, Evaluation, TrainingRun
 from evaluator.services import evaluation_comment_refresh
 from evaluator.tests.conftest import SYNOPSIS
-from evaluator.tests.fake_gemini import Reply
+from testsupport.fake_gemini import Reply
 
 MARKUP = SYNOPSIS + ' <script>alert("x")</script> <b>bold</b>'
 
@@ -252,3 +252,24 @@ def test_it_reports_the_active_model(client, active_run):
         assert image.status_code == 200 and image["Content-Type"] == "image/png"
         assert image.content[:8] == b"\x89PNG\r\n\x1a\n"
     assert client.get(f"/model/runs/{active_run.pk}/nope.png").status_code == 404
+
+
+def test_it_draws_the_report_charts_in_parallel_threads(active_run):
+    # The page asks for its four charts at once; each server thread draws its own figure.
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connection
+
+    from evaluator import charts
+
+    def draw(name: str) -> bytes:
+        try:
+            return charts.RENDERERS[name](active_run)
+        finally:
+            connection.close()
+
+    alone = [charts.RENDERERS[name](active_run) for name in charts.CHARTS]
+    with ThreadPoolExecutor(4) as pool:
+        together = list(pool.map(draw, charts.CHARTS * 2))
+    assert all(png.startswith(b"\x89PNG") for png in alone)
+    assert together == alone * 2

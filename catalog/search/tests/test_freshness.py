@@ -62,11 +62,12 @@ class _Spy:
 
 @pytest.fixture
 def spy(monkeypatch, settings) -> _Spy:
-    from catalog import tasks
+    from celery import current_app
 
     settings.SEARCH_AUTO_INDEX = True
     spy = _Spy()
-    monkeypatch.setattr(tasks, "anime_index_batch", spy)
+    # Writes name the task (jobs.services.task_dispatch looks it up in Celery's registry).
+    monkeypatch.setitem(current_app.tasks, spy.name, spy)
     return spy
 
 

@@ -21,7 +21,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from crawler.fakesource import serve
+from crawler.tests.fakesource import serve
 
 
 class Command(BaseCommand):

@@ -6,8 +6,9 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from catalog.tiers import TIER_ORDER, Tier
+from evaluator.inputs import EvaluationInputError
 from evaluator.serializers import evaluation_data
-from evaluator.services import EvaluationInputError, ModelUnavailable, evaluation_create
+from evaluator.services import ModelUnavailable, evaluation_create
 
 
 class Command(BaseCommand):

@@ -25,7 +25,7 @@ from django.core.wsgi import get_wsgi_application
 
 from catalog.models import Anime
 from catalog.search.embeddings import get_embedder
-from evaluator.selectors import training_run_active
+from evaluator.models import TrainingRun
 
 WORDS = 150
 
@@ -64,7 +64,7 @@ class Command(BaseCommand):
         return out
 
     def handle(self, *args: Any, **options: Any) -> None:
-        if training_run_active() is None:
+        if TrainingRun.objects.active() is None:
             raise CommandError("No active model: run `python manage.py train_classifier` first.")
         settings.EVALUATOR_COMMENT_BACKEND = "offline"
         # The benchmark is one client sending many requests: lift the API throttle in-process.

@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from catalog.tiers import TIER_ORDER
 from evaluator.features import DEFAULT_TEXT_VARIANT, TEXT_VARIANTS
 from evaluator.models import TrainingRun
-from evaluator.selectors import training_run_active, training_run_running
+from evaluator.selectors import training_run_running
 from evaluator.services import RetrainInProgress, training_run_train
 from evaluator.training import CANDIDATES, METRIC_KEYS
 
@@ -51,7 +51,7 @@ class Command(BaseCommand):
                     self.stdout.write(f"Waiting for training run {running.pk} to end …")
                     shown = running.pk
                 time.sleep(2.0)
-        active = training_run_active()
+        active = TrainingRun.objects.active()
         if options["if_none_active"] and active is not None:
             self.stdout.write(f"Model run {active.pk} ({active.chosen}) is active: nothing to train.")
             return

@@ -4,23 +4,18 @@ tests start it as a subprocess)."""
 
 from __future__ import annotations
 
-import datetime as dt
-import fcntl
 import logging
-import os
 import time
-from pathlib import Path
-from typing import IO, Any
+from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.utils import timezone
 
-from catalog.models import Anime
 from catalog.services import tier_distribution, tier_thresholds_recompute
-
-SPIDERS = ("jikan", "mal")
+from crawler.extensions import skipped_by_reason
+from crawler.selectors import stale_skip_ids
+from crawler.services import SPIDERS, CrawlLock
 
 
 def _ids(value: str) -> list[int]:
@@ -35,42 +30,6 @@ def _ids(value: str) -> list[int]:
     if not ids:
         raise CommandError("--ids needs at least one MAL id, e.g. --ids 1,5,21")
     return ids
-
-
-def stale_skip_ids(*, days: int) -> set[int]:
-    """MAL ids fetched less than ``days`` ago: a --stale-days crawl leaves them alone."""
-    cutoff = timezone.now() - dt.timedelta(days=days)
-    return set(Anime.objects.filter(fetched_at__gte=cutoff).values_list("mal_id", flat=True))
-
-
-class CrawlLock:
-    """Single flight per spider on this machine: an exclusive ``flock`` on var/crawl-<spider>.lock.
-    The kernel drops it when the process dies, so a killed crawl never leaves it stuck."""
-
-    def __init__(self, spider: str) -> None:
-        self.path = Path(settings.VAR_DIR) / f"crawl-{spider}.lock"
-        self.handle: IO[str] | None = None
-
-    def acquire(self) -> bool:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        handle = self.path.open("a+")
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.close()
-            return False
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"{os.getpid()}\n")
-        handle.flush()
-        self.handle = handle
-        return True
-
-    def release(self) -> None:
-        if self.handle is not None:
-            fcntl.flock(self.handle, fcntl.LOCK_UN)
-            self.handle.close()
-            self.handle = None
 
 
 class Command(BaseCommand):
@@ -195,8 +154,6 @@ class Command(BaseCommand):
         return stats
 
     def summarise(self, stats: dict[str, Any]) -> None:
-        from crawler.extensions import skipped_by_reason
-
         out = self.stdout
         created = stats.get("crawl/created", 0)
         updated = stats.get("crawl/updated", 0)
