@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.conf import settings
@@ -264,7 +266,7 @@ def active_run_committed(catalog_committed, trained):
 @pytest.fixture
 def fake_gemini(settings):
     """A fake Gemini server, with the settings pointing at it and the Gemini comment backend."""
-    from evaluator.tests.fake_gemini import FakeGemini
+    from testsupport.fake_gemini import FakeGemini
 
     server = FakeGemini().start()
     settings.GEMINI_API_KEY = "test-key"
@@ -274,3 +276,22 @@ def fake_gemini(settings):
     settings.EVALUATOR_GEMINI_RETRIES = 3
     yield server
     server.stop()
+
+
+# ---------------------------------------------------------------------------- browser
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Headless Debian Chromium for one test module (testsupport/browser.py)."""
+    from playwright.sync_api import sync_playwright
+
+    from testsupport.browser import chromium_launch
+
+    # Playwright's sync API runs an event loop in this thread; Django's ORM would otherwise refuse
+    # to run here, thinking it is inside async code.
+    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as playwright:
+        launched = chromium_launch(playwright)
+        yield launched
+        launched.close()

@@ -11,48 +11,22 @@ current."""
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from catalog.models import Anime
 from evaluator.tests.conftest import SYNOPSIS, _restore
-
-# Playwright's sync API runs an event loop in this thread; Django's ORM would otherwise refuse
-# to run here, thinking it is inside async code.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+from testsupport.browser import page_open
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-VIEWPORT = {"width": 1280, "height": 800}
+VIEWPORT_HEIGHT = 800
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
-COVER = (
-    b'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 225 318">'
-    b'<rect width="225" height="318" fill="#5b4fa8"/></svg>'
-)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    assert Path(CHROMIUM).exists(), f"Debian chromium is expected at {CHROMIUM} (apt install chromium)"
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
 
 
 @pytest.fixture
@@ -70,17 +44,9 @@ def errors() -> list[str]:
 
 @pytest.fixture
 def page(browser: Browser, errors: list[str]) -> Iterator[Page]:
-    context = browser.new_context(viewport=VIEWPORT)
-    # MyAnimeList's cover CDN is answered locally: the test never leaves the machine.
-    context.route(
-        "https://cdn.myanimelist.net/**",
-        lambda route: route.fulfill(status=200, content_type="image/svg+xml", body=COVER),
-    )
-    page = context.new_page()
-    page.on("console", lambda message: message.type == "error" and errors.append(message.text))
-    page.on("pageerror", lambda error: errors.append(str(error)))
+    page = page_open(browser, errors, height=VIEWPORT_HEIGHT)
     yield page
-    context.close()
+    page.context.close()
 
 
 def screenshot(page: Page, name: str) -> None:

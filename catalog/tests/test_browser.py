@@ -7,68 +7,19 @@ the test never leaves the machine."""
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 from django.db.models import F
-from playwright.sync_api import Browser, Page, Route, expect, sync_playwright
+from playwright.sync_api import Browser, expect
 
 from catalog.models import Anime
-
-# Playwright's sync API runs an event loop in this thread; Django's ORM would otherwise refuse
-# to run here, thinking it is inside async code.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+from testsupport.browser import page_open, screenshot_artifact
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("catalog_committed")]
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
-COVER = (
-    b'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 225 318">'
-    b'<rect width="225" height="318" fill="#5b4fa8"/></svg>'
-)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    assert Path(CHROMIUM).exists(), f"Debian chromium is expected at {CHROMIUM} (apt install chromium)"
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
-
-
-def serve_cover(route: Route) -> None:
-    route.fulfill(status=200, content_type="image/svg+xml", body=COVER)
-
-
-def new_page(browser: Browser, console_errors: list[str], **context_options: object) -> Page:
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, **context_options)
-    context.route("https://cdn.myanimelist.net/**", serve_cover)
-    page = context.new_page()
-    page.on("console", lambda message: message.type == "error" and console_errors.append(message.text))
-    page.on("pageerror", lambda error: console_errors.append(str(error)))
-    return page
-
-
-def screenshot(page: Page, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
 
 def test_it_swaps_results_without_reload_and_opens_a_detail_page(browser: Browser, live_server) -> None:
     errors: list[str] = []
-    page = new_page(browser, errors)
+    page = page_open(browser, errors)
     top_tier = Anime.objects.filter(tier="top-tier")
     most_watched_top = top_tier.order_by(F("members").desc(nulls_last=True), "mal_id").first()
     assert most_watched_top is not None
@@ -76,7 +27,7 @@ def test_it_swaps_results_without_reload_and_opens_a_detail_page(browser: Browse
     page.goto(f"{live_server.url}/anime/")
     page.wait_for_function("() => window.htmx !== undefined")
     expect(page.locator(".results__count")).to_contain_text(f"{Anime.objects.count():,} anime")
-    screenshot(page, "browse")
+    screenshot_artifact(page, "browse")
     page.evaluate("window.__marker = 1")
 
     page.select_option("#id_tier", "top-tier")
@@ -88,7 +39,7 @@ def test_it_swaps_results_without_reload_and_opens_a_detail_page(browser: Browse
     assert page.evaluate("window.__marker") == 1, "the page reloaded instead of swapping the results"
     badges = page.locator(".card__badge").all_inner_texts()
     assert len(badges) == 24 and set(badges) == {"Top-tier"}
-    screenshot(page, "browse-top-tier")
+    screenshot_artifact(page, "browse-top-tier")
 
     # Pagination swaps too, keeping the filter in the address.
     page.locator(".pagination a[rel=next]").click()
@@ -103,14 +54,14 @@ def test_it_swaps_results_without_reload_and_opens_a_detail_page(browser: Browse
     expect(page.locator("h1")).to_have_text(title)
     assert page.evaluate("window.__marker") is None, "the detail page is a new page"
     expect(page.locator(".detail__tier .badge")).to_have_text("Top-tier")
-    screenshot(page, "detail")
+    screenshot_artifact(page, "detail")
 
     assert errors == []
 
 
 def test_it_filters_with_a_plain_form_submit_without_javascript(browser: Browser, live_server) -> None:
     errors: list[str] = []
-    page = new_page(browser, errors, java_script_enabled=False)
+    page = page_open(browser, errors, java_script_enabled=False)
     terrible = Anime.objects.filter(tier="terrible")
 
     page.goto(f"{live_server.url}/anime/")
@@ -128,7 +79,7 @@ def test_it_filters_with_a_plain_form_submit_without_javascript(browser: Browser
 
 def test_it_shows_the_pages_on_a_narrow_screen(browser: Browser, live_server) -> None:
     errors: list[str] = []
-    page = new_page(browser, errors)
+    page = page_open(browser, errors)
     page.set_viewport_size({"width": 390, "height": 844})
 
     for name, path in (("home-mobile", "/"), ("browse-mobile", "/anime/"), ("detail-mobile", "/anime/5114/")):
@@ -136,6 +87,6 @@ def test_it_shows_the_pages_on_a_narrow_screen(browser: Browser, live_server) ->
         # Nothing overflows sideways on a phone.
         overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
         assert overflow <= 0, f"{path} scrolls sideways by {overflow}px"
-        screenshot(page, name)
+        screenshot_artifact(page, name)
 
     assert errors == []

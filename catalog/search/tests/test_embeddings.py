@@ -6,7 +6,7 @@ from google.genai import errors
 
 from catalog.models import EmbeddingCache
 from catalog.search.embeddings import GeminiEmbedder, MiniLMEmbedder, embed_documents_cached, get_embedder, text_sha256
-from catalog.search.tests.fake_gemini import FakeGemini, fake_vector
+from testsupport.fake_gemini import FakeGemini, fake_vector
 
 
 @pytest.fixture(scope="module")
