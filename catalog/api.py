@@ -29,7 +29,7 @@ from rest_framework.settings import api_settings
 
 from catalog import selectors
 from catalog.filters import ANIME_TYPES, DEFAULT_SORT, SORT_CHOICES, YEAR_RANGE, AnimeFilter
-from catalog.models import Anime, Genre
+from catalog.models import Anime, Genre, TierThresholds
 from catalog.serializers import AnimeDetailSerializer, AnimeListSerializer, GenreSerializer
 from catalog.tiers import TIER_ORDER
 
@@ -143,7 +143,8 @@ ANIME_LIST_PARAMETERS = [
 NOT_FOUND = inline_serializer(name="NotFound", fields={"detail": serializers.CharField()})
 
 
-MAX_MAL_ID = 2**31 - 1  # PositiveIntegerField's upper bound on every backend
+def anime_not_found_message(mal_id: object) -> str:
+    return f"No anime with MAL id {str(mal_id)[:40]} in the catalogue."
 
 
 class ThresholdsContextMixin:
@@ -151,7 +152,7 @@ class ThresholdsContextMixin:
 
     def get_serializer_context(self) -> dict[str, Any]:
         context = super().get_serializer_context()  # type: ignore[misc]
-        context["thresholds"] = selectors.tier_thresholds_in_force()
+        context["thresholds"] = TierThresholds.objects.current()
         return context
 
 
@@ -198,12 +199,10 @@ class AnimeDetailView(ThresholdsContextMixin, generics.RetrieveAPIView):
     lookup_field = "mal_id"
 
     def get_object(self) -> Anime:
-        raw = str(self.kwargs["mal_id"])
-        # Digits only, and within the column's range (a huge number would overflow the database).
-        valid = raw.isascii() and raw.isdigit() and int(raw) <= MAX_MAL_ID
-        anime = selectors.anime_get(mal_id=int(raw)) if valid else None
+        mal_id = self.kwargs["mal_id"]  # an int (catalog.converters)
+        anime = selectors.anime_get(mal_id=mal_id)
         if anime is None:
-            raise NotFound(f"No anime with MAL id {raw[:40]} in the catalogue.")
+            raise NotFound(anime_not_found_message(mal_id))
         return anime
 
 

@@ -98,6 +98,12 @@ class Anime(models.Model):
         return [g for g in self.genres.all() if g.kind == kind]
 
 
+class TierThresholdsQuerySet(models.QuerySet):
+    def current(self) -> TierThresholds | None:
+        """The cut-offs in force: the latest row."""
+        return self.order_by("-computed_at", "-id").first()
+
+
 class TierThresholds(models.Model):
     """The tier cut-offs in force (the latest row) and their history."""
 
@@ -107,6 +113,8 @@ class TierThresholds(models.Model):
     top_tier_min = models.FloatField()
     scored_count = models.PositiveIntegerField(default=0)
     computed_at = models.DateTimeField(auto_now_add=True)
+
+    objects = TierThresholdsQuerySet.as_manager()
 
     class Meta:
         ordering = ("-computed_at", "-id")

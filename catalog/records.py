@@ -211,6 +211,35 @@ JIKAN_GENRE_KEYS = {
 }
 
 
+# Fields the Jikan API's objects and both flattened Jikan dumps spell the same way.
+_JIKAN_TEXT = (
+    "title_english",
+    "title_japanese",
+    "type",
+    "status",
+    "season",
+    "source",
+    "rating",
+    "duration",
+    "synopsis",
+    "background",
+)
+_JIKAN_INT = ("episodes", "scored_by", "rank", "popularity", "members", "favorites")
+_JIKAN_LISTS = ("title_synonyms", "studios")
+
+
+def _jikan_common(data: Mapping[str, Any], title: str) -> dict[str, Any]:
+    """The fields every Jikan-shaped record holds under the same key; the callers add the dates,
+    the year and the cover, whose shapes differ."""
+    values: dict[str, Any] = {"title": title}
+    values.update({name: _clean_text(data.get(name), name) for name in _JIKAN_TEXT})
+    values.update({name: _clean_int(data.get(name), name) for name in _JIKAN_INT})
+    values.update({name: _clean_str_list(data.get(name), name) for name in _JIKAN_LISTS})
+    values["score"] = _clean_score(data.get("score"))
+    values["mal_url"] = _clean_text(data.get("url"), "url")
+    return values
+
+
 def record_from_jikan(
     data: Mapping[str, Any], *, source: str = "jikan", priority: int = 0, fetched_at: dt.datetime | None = None
 ) -> AnimeRecord:
@@ -222,31 +251,11 @@ def record_from_jikan(
     images = data.get("images") or {}
     jpg = images.get("jpg") or {} if isinstance(images, Mapping) else {}
     values: dict[str, Any] = {
-        "title": title,
-        "title_english": _clean_text(data.get("title_english"), "title_english"),
-        "title_japanese": _clean_text(data.get("title_japanese"), "title_japanese"),
-        "title_synonyms": _clean_str_list(data.get("title_synonyms"), "title_synonyms"),
-        "type": _clean_text(data.get("type"), "type"),
-        "episodes": _clean_int(data.get("episodes"), "episodes"),
-        "status": _clean_text(data.get("status"), "status"),
+        **_jikan_common(data, title),
         "aired_from": _parse_iso_date(aired.get("from"), "aired_from"),
         "aired_to": _parse_iso_date(aired.get("to"), "aired_to"),
         "year": _clean_int(data.get("year"), "year"),
-        "season": _clean_text(data.get("season"), "season"),
-        "source": _clean_text(data.get("source"), "source"),
-        "rating": _clean_text(data.get("rating"), "rating"),
-        "duration": _clean_text(data.get("duration"), "duration"),
-        "studios": _clean_str_list(data.get("studios"), "studios"),
-        "score": _clean_score(data.get("score")),
-        "scored_by": _clean_int(data.get("scored_by"), "scored_by"),
-        "rank": _clean_int(data.get("rank"), "rank"),
-        "popularity": _clean_int(data.get("popularity"), "popularity"),
-        "members": _clean_int(data.get("members"), "members"),
-        "favorites": _clean_int(data.get("favorites"), "favorites"),
-        "synopsis": _clean_text(data.get("synopsis"), "synopsis"),
-        "background": _clean_text(data.get("background"), "background"),
         "image_url": _clean_text(jpg.get("large_image_url") or jpg.get("image_url"), "image_url"),
-        "mal_url": _clean_text(data.get("url"), "url"),
     }
     if values["year"] is None and values["aired_from"] is not None:
         values["year"] = values["aired_from"].year
@@ -276,31 +285,11 @@ def record_from_flat(
             raise RecordError("wrong type: aired", f"expected text, got {type(aired_text).__name__}")
         aired_from, aired_to, aired_year = parse_aired_text(aired_text or "")
     values: dict[str, Any] = {
-        "title": title,
-        "title_english": _clean_text(data.get("title_english"), "title_english"),
-        "title_japanese": _clean_text(data.get("title_japanese"), "title_japanese"),
-        "title_synonyms": _clean_str_list(data.get("title_synonyms"), "title_synonyms"),
-        "type": _clean_text(data.get("type"), "type"),
-        "episodes": _clean_int(data.get("episodes"), "episodes"),
-        "status": _clean_text(data.get("status"), "status"),
+        **_jikan_common(data, title),
         "aired_from": aired_from,
         "aired_to": aired_to,
         "year": _clean_int(data.get("year"), "year") or aired_year,
-        "season": _clean_text(data.get("season"), "season"),
-        "source": _clean_text(data.get("source"), "source"),
-        "rating": _clean_text(data.get("rating"), "rating"),
-        "duration": _clean_text(data.get("duration"), "duration"),
-        "studios": _clean_str_list(data.get("studios"), "studios"),
-        "score": _clean_score(data.get("score")),
-        "scored_by": _clean_int(data.get("scored_by"), "scored_by"),
-        "rank": _clean_int(data.get("rank"), "rank"),
-        "popularity": _clean_int(data.get("popularity"), "popularity"),
-        "members": _clean_int(data.get("members"), "members"),
-        "favorites": _clean_int(data.get("favorites"), "favorites"),
-        "synopsis": _clean_text(data.get("synopsis"), "synopsis"),
-        "background": _clean_text(data.get("background"), "background"),
         "image_url": _clean_text(data.get("image_url"), "image_url"),
-        "mal_url": _clean_text(data.get("url"), "url"),
     }
     return AnimeRecord(
         mal_id=mal_id,

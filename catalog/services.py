@@ -52,10 +52,6 @@ def genres_ensure(pairs: Iterable[tuple[str, str]]) -> list[Genre]:
 # ---------------------------------------------------------------------------- tiers
 
 
-def tier_thresholds_current() -> TierThresholds | None:
-    return TierThresholds.objects.order_by("-computed_at", "-id").first()
-
-
 def _franchise_key(anime: Anime) -> str:
     return anime.franchise_override or franchise_key_for(anime.title)
 
@@ -64,7 +60,7 @@ def tier_thresholds_recompute(*, scheme: str | None = None) -> tuple[TierThresho
     """Recompute the cut-offs (quartiles of the current scores, or the seed's fixed ones) and
     re-tier every anime. Returns the thresholds in force and how many anime changed tier.
     A new thresholds row is stored only when the cut-offs or the scheme change."""
-    current = tier_thresholds_current()
+    current = TierThresholds.objects.current()
     scheme = scheme or (current.scheme if current else TierScheme.QUARTILES)
     scores = list(Anime.objects.scored().values_list("score", flat=True))
     if scheme == TierScheme.QUARTILES and len(scores) < 2:
@@ -185,7 +181,7 @@ def anime_upsert_many(
     as SKIPPED with the reason; the others are still stored.
     """
     if cutoffs is None:
-        current = tier_thresholds_current()
+        current = TierThresholds.objects.current()
         cutoffs = current.cutoffs if current else None
     if len({r.mal_id for r in records}) != len(records):
         raise ValueError("anime_upsert_many needs distinct MAL ids; merge_records first")
@@ -334,7 +330,7 @@ def anime_import(
             summary.filtered[f"scored_by < {min_scored_by:,}"] += 1
         else:
             merged.append(record)
-    current = tier_thresholds_current()
+    current = TierThresholds.objects.current()
     cutoffs = current.cutoffs if current else None
     merged.sort(key=lambda r: r.mal_id)
     to_index: list[int] = []

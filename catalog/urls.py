@@ -9,6 +9,6 @@ app_name = "catalog"
 urlpatterns = [
     path("", views.home, name="home"),
     path("anime/", views.anime_list, name="anime-list"),
-    path("anime/<int:mal_id>/", views.anime_detail, name="anime-detail"),
+    path("anime/<mal_id:mal_id>/", views.anime_detail, name="anime-detail"),
     path("search/", search_views.search_page, name="search"),
 ]
