@@ -1,65 +1,121 @@
 from __future__ import annotations
 
 import json
+import time
+from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from catalog.search.forms import MODES
 from catalog.search.service import search_anime
 
-
-def evaluate(queries: list[dict[str, Any]], *, mode: str, k: int = 10) -> dict[str, float]:
-    """hit@1, hit@10 and MRR@10 (a hit = any of ``relevant_mal_ids``), with the product's
-    defaults (franchise folding on)."""
-    hit1 = hit10 = rr = 0.0
-    for row in queries:
-        relevant = {int(i) for i in row["relevant_mal_ids"]}
-        ids = [h.anime.mal_id for h in search_anime(row["query"], limit=k, mode=mode).hits]
-        rank = next((i for i, mal_id in enumerate(ids, 1) if mal_id in relevant), None)
-        if rank is not None:
-            hit1 += rank == 1
-            hit10 += rank <= k
-            rr += 1.0 / rank
-    n = len(queries) or 1
-    return {
-        "hit@1": round(hit1 / n, 4),
-        "hit@10": round(hit10 / n, 4),
-        "mrr@10": round(rr / n, 4),
-        "queries": len(queries),
-    }
+# The project's dev set (catalog/search/eval/README.md) and the 40 queries of ../shared, which
+# stay a style of their own ("shared").
+DEFAULT_QUERIES = (
+    Path(settings.BASE_DIR) / "catalog" / "search" / "eval" / "queries.jsonl",
+    Path(settings.BASE_DIR).parent / "shared" / "eval" / "search_queries_dev.jsonl",
+)
+SHARED_STYLE = "shared"
 
 
-class Command(BaseCommand):
-    help = "Measure search quality on a JSON-Lines file of {query, relevant_mal_ids}: hit@1, hit@10, MRR@10."
-
-    def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--queries", type=Path, required=True)
-        parser.add_argument("--mode", choices=[*MODES, "all"], default="hybrid")
-        parser.add_argument("--json", action="store_true", help="print one JSON object: mode -> metrics")
-
-    def handle(self, *args: Any, **options: Any) -> None:
-        path: Path = options["queries"]
+def queries_load(paths: list[Path]) -> list[dict[str, Any]]:
+    """Rows of ``{query, relevant_mal_ids, style}`` from JSON-Lines files; a row without a style
+    takes ``shared``."""
+    rows: list[dict[str, Any]] = []
+    for path in paths:
         if not path.is_file():
             raise CommandError(f"{path} is not a file")
-        queries: list[dict[str, Any]] = []
         for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
             if not line.strip():
                 continue
             try:
                 row = json.loads(line)
-                if not row["query"] or not row["relevant_mal_ids"]:
+                if not isinstance(row["query"], str) or not row["query"].strip() or not row["relevant_mal_ids"]:
                     raise ValueError("empty query or relevant_mal_ids")
+                row["relevant_mal_ids"] = [int(i) for i in row["relevant_mal_ids"]]
             except (ValueError, KeyError, TypeError) as exc:
-                raise CommandError(f"{path}:{number}: expected {{query, relevant_mal_ids}} ({exc})") from exc
-            queries.append(row)
+                raise CommandError(f"{path}:{number}: expected {{query, relevant_mal_ids, style}} ({exc})") from exc
+            row["style"] = str(row.get("style") or SHARED_STYLE)
+            rows.append(row)
+    return rows
+
+
+def ranks(queries: list[dict[str, Any]], *, mode: str, k: int = 10) -> list[int | None]:
+    """Rank of the first relevant card in the top ``k`` (None: not found), with the product's
+    defaults (franchise folding on)."""
+    found: list[int | None] = []
+    for row in queries:
+        relevant = set(row["relevant_mal_ids"])
+        ids = [h.anime.mal_id for h in search_anime(row["query"].strip(), limit=k, mode=mode).hits]
+        found.append(next((i for i, mal_id in enumerate(ids, 1) if mal_id in relevant), None))
+    return found
+
+
+def metrics(found: list[int | None], *, k: int = 10) -> dict[str, float]:
+    n = len(found) or 1
+    return {
+        "hit@1": round(sum(r == 1 for r in found) / n, 4),
+        "hit@10": round(sum(r is not None and r <= k for r in found) / n, 4),
+        "mrr@10": round(sum(1.0 / r for r in found if r is not None) / n, 4),
+        "queries": len(found),
+    }
+
+
+def evaluate(queries: list[dict[str, Any]], *, mode: str, k: int = 10) -> dict[str, Any]:
+    """Overall and per-style hit@1, hit@10, MRR@10 for one ranking mode."""
+    found = ranks(queries, mode=mode, k=k)
+    by_style: dict[str, list[int | None]] = defaultdict(list)
+    for row, rank in zip(queries, found, strict=True):
+        by_style[row["style"]].append(rank)
+    return {
+        "all": metrics(found, k=k),
+        "styles": {style: metrics(values, k=k) for style, values in sorted(by_style.items())},
+    }
+
+
+class Command(BaseCommand):
+    help = (
+        "Measure search quality on JSON-Lines files of {query, relevant_mal_ids, style}: hit@1, hit@10 "
+        "and MRR@10 per style and overall, for dense, sparse and hybrid ranking."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--queries",
+            type=Path,
+            action="append",
+            help="a query file (repeatable; default: the project's dev set and ../shared's 40 queries)",
+        )
+        parser.add_argument("--mode", choices=[*MODES, "all"], default="all")
+        parser.add_argument("--style", action="append", help="only these styles (repeatable)")
+        parser.add_argument("--json", action="store_true", help="print one JSON object: mode -> metrics")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        paths = options["queries"] or [p for p in DEFAULT_QUERIES if p.is_file()]
+        queries = queries_load(paths)
+        if options["style"]:
+            queries = [q for q in queries if q["style"] in options["style"]]
+            if not queries:
+                raise CommandError(f"no query of style {', '.join(options['style'])}")
         modes = list(MODES) if options["mode"] == "all" else [options["mode"]]
+        started = time.perf_counter()
         results = {mode: evaluate(queries, mode=mode) for mode in modes}
         if options["json"]:
             self.stdout.write(json.dumps(results))
             return
-        self.stdout.write(f"{len(queries)} queries from {path}")
-        self.stdout.write(f"{'mode':<8} {'hit@1':>7} {'hit@10':>7} {'MRR@10':>7}")
-        for mode, m in results.items():
-            self.stdout.write(f"{mode:<8} {m['hit@1']:>7.3f} {m['hit@10']:>7.3f} {m['mrr@10']:>7.3f}")
+        self.stdout.write(
+            f"{len(queries)} queries from {', '.join(str(p) for p in paths)} ({time.perf_counter() - started:.0f} s)"
+        )
+        self.stdout.write(f"{'style':<10} {'n':>4}  " + "  ".join(f"{m + ' hit@1/10 MRR':<26}" for m in modes))
+        styles = sorted({q["style"] for q in queries})
+        for style in [*styles, "all"]:
+            cells = []
+            for mode in modes:
+                m = results[mode]["all"] if style == "all" else results[mode]["styles"][style]
+                cells.append(f"{m['hit@1']:.3f} {m['hit@10']:.3f} {m['mrr@10']:.3f}".ljust(26))
+            n = results[modes[0]]["all" if style == "all" else "styles"]
+            count = n["queries"] if style == "all" else n[style]["queries"]
+            self.stdout.write(f"{style:<10} {count:>4}  " + "  ".join(cells))
