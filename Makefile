@@ -10,7 +10,7 @@ DATA ?= $(if $(wildcard $(SHARED_DATA)),$(SHARED_DATA),)
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: setup run serve import index model test lint format migrations-check ci clean
+.PHONY: setup run serve import index model test screenshots lint format migrations-check ci clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	@test -n "$(BASE_PYTHON)" || { echo "Python 3.12 not found: install it (pyenv install 3.12) and retry"; exit 1; }
@@ -57,6 +57,11 @@ serve: setup
 
 test: $(VENV)/.installed
 	$(PY) -m pytest
+
+# The README's pictures (docs/screenshots/), taken by the browser tests of every page; a plain test
+# run keeps its screenshots in test-artifacts/ and leaves the repository as it was.
+screenshots: $(VENV)/.installed
+	UPDATE_SCREENSHOTS=1 $(PY) -m pytest animesite/tests/test_browser_pages.py
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .

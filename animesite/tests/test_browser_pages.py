@@ -3,7 +3,9 @@ server with the real catalogue, search index and an active evaluator model: home
 filter, detail with "More like this", live search (typing swaps results in without a reload, a
 filter, the similar link), evaluate (the result, then the comment), the model report, and the
 admin login. No page logs a console error. Each page's screenshot (1280x800 viewport, not the
-full page) is saved to docs/screenshots/<page>.png, which the README shows.
+full page) is saved to test-artifacts/screenshots/pages/<page>.png; `make screenshots`
+(UPDATE_SCREENSHOTS=1) saves them to docs/screenshots/, which the README shows, so a plain test
+run leaves the repository unchanged.
 
 The browse and evaluate interactions are tested in depth by catalog/tests/test_browser.py and
 evaluator/tests/test_browser.py; this module covers the rest and keeps the README's pictures
@@ -11,6 +13,7 @@ current."""
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,7 +29,12 @@ from testsupport.browser import page_open
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 VIEWPORT_HEIGHT = 800
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOTS = (
+    ROOT / "docs" / "screenshots"
+    if os.environ.get("UPDATE_SCREENSHOTS") == "1"
+    else ROOT / "test-artifacts" / "screenshots" / "pages"
+)
 
 
 @pytest.fixture
