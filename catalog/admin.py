@@ -59,6 +59,9 @@ class AnimeAdminForm(forms.ModelForm):
     def clean_title_synonyms(self) -> list[str]:
         return self._string_list("title_synonyms", '["FMA", "FMAB"]')
 
+    def clean_title_other(self) -> list[str]:
+        return self._string_list("title_other", '["Le Voyage de Chihiro"]')
+
     def clean_studios(self) -> list[str]:
         return self._string_list("studios", '["Bones"]')
 
@@ -77,8 +80,10 @@ class AnimeAdmin(admin.ModelAdmin):
     list_filter = ("type", "tier", ("genres", admin.RelatedFieldListFilter), DecadeListFilter, "source")
     # title_synonyms is a JSON list: its icontains lookup searches the list's JSON text, so any
     # synonym matches ("Sorcery Fight" finds Jujutsu Kaisen).
-    search_fields = ("title", "title_english", "title_japanese", "title_synonyms", "=mal_id")
-    search_help_text = "Searches the main, English and Japanese titles, every synonym, and the exact MAL id."
+    search_fields = ("title", "title_english", "title_japanese", "title_synonyms", "title_other", "=mal_id")
+    search_help_text = (
+        "Searches the main, English and Japanese titles, every synonym and other-language title, and the exact MAL id."
+    )
     list_per_page = 50
     filter_horizontal = ("genres",)
     actions = ("recompute_tiers_quartiles", "recompute_tiers_seed", "reindex_in_search")
@@ -93,7 +98,10 @@ class AnimeAdmin(admin.ModelAdmin):
         "updated_at",
     )
     fieldsets = (
-        ("Titles", {"fields": ("mal_id_display", "title", "title_english", "title_japanese", "title_synonyms")}),
+        (
+            "Titles",
+            {"fields": ("mal_id_display", "title", "title_english", "title_japanese", "title_synonyms", "title_other")},
+        ),
         (
             "Release",
             {
@@ -132,7 +140,10 @@ class AnimeAdmin(admin.ModelAdmin):
     def get_fieldsets(self, request: HttpRequest, obj: Anime | None = None) -> Any:
         if obj is not None:
             return self.fieldsets
-        titles = ("Titles", {"fields": ("mal_id", "title", "title_english", "title_japanese", "title_synonyms")})
+        titles = (
+            "Titles",
+            {"fields": ("mal_id", "title", "title_english", "title_japanese", "title_synonyms", "title_other")},
+        )
         return (titles, *self.fieldsets[1:])
 
     @admin.display(description="MAL id", ordering="mal_id")

@@ -31,6 +31,12 @@ class Anime(models.Model):
     title_english = models.CharField(max_length=255, blank=True)
     title_japanese = models.CharField(max_length=255, blank=True)
     title_synonyms = models.JSONField(default=list, blank=True)
+    title_other = models.JSONField(
+        default=list,
+        blank=True,
+        verbose_name="titles in other languages",
+        help_text="The French, German, Spanish... titles (Jikan's titles list); search matches them.",
+    )
 
     type = models.CharField(max_length=32, blank=True, db_index=True)
     episodes = models.PositiveIntegerField(null=True, blank=True)

@@ -51,6 +51,7 @@ class AnimeQuerySet(models.QuerySet):
             | Q(title_english__icontains=text)
             | Q(title_japanese__icontains=text)
             | Q(title_synonyms__icontains=text)
+            | Q(title_other__icontains=text)
         )
 
     def keyword_search(self, text: str) -> AnimeQuerySet:
@@ -67,7 +68,7 @@ class AnimeQuerySet(models.QuerySet):
 
             vector = (
                 SearchVector("title", "title_english", weight="A", config="english")
-                + SearchVector("title_synonyms", weight="B", config="english")
+                + SearchVector("title_synonyms", "title_other", weight="B", config="english")
                 + SearchVector("synopsis", weight="C", config="english")
             )
             query = SearchQuery(terms[0], config="english")
@@ -80,7 +81,12 @@ class AnimeQuerySet(models.QuerySet):
             )
         rank = Value(0, output_field=IntegerField())
         for term in terms:
-            in_title = Q(title__icontains=term) | Q(title_english__icontains=term) | Q(title_synonyms__icontains=term)
+            in_title = (
+                Q(title__icontains=term)
+                | Q(title_english__icontains=term)
+                | Q(title_synonyms__icontains=term)
+                | Q(title_other__icontains=term)
+            )
             rank = rank + Case(When(in_title, then=Value(3)), default=Value(0), output_field=IntegerField())
             rank = rank + Case(
                 When(synopsis__icontains=term, then=Value(1)), default=Value(0), output_field=IntegerField()

@@ -22,7 +22,7 @@ TEXT_FIELDS = (
 )  # fmt: skip
 INT_FIELDS = ("episodes", "year", "scored_by", "rank", "popularity", "members", "favorites")
 DATE_FIELDS = ("aired_from", "aired_to")
-LIST_FIELDS = ("title_synonyms", "studios")
+LIST_FIELDS = ("title_synonyms", "title_other", "studios")
 RECORD_FIELDS = TEXT_FIELDS + INT_FIELDS + DATE_FIELDS + LIST_FIELDS + ("score",)
 # Counts that change over time: the newest record wins for these even when older ones disagree.
 COUNT_FIELDS = ("score", "scored_by", "rank", "popularity", "members", "favorites")
@@ -240,6 +240,28 @@ def _jikan_common(data: Mapping[str, Any], title: str) -> dict[str, Any]:
     return values
 
 
+# Jikan's ``titles`` list repeats the main, Japanese and English titles and the synonyms, which
+# have fields of their own; what is left are the titles in other languages.
+_TITLE_TYPES_KEPT_ELSEWHERE = {"default", "japanese", "english", "synonym"}
+
+
+def _other_language_titles(titles: Any) -> list[str]:
+    """``[{"type": "French", "title": "..."}, ...]`` -> the titles in other languages that differ
+    from the main, Japanese and English titles and the synonyms."""
+    if titles in (None, ""):
+        return []
+    if not isinstance(titles, list) or not all(isinstance(entry, Mapping) for entry in titles):
+        raise RecordError("wrong type: titles", "expected a list of {type, title} objects")
+    entries = [(str(e.get("type") or "").strip().lower(), _clean_text(e.get("title"), "titles")) for e in titles]
+    elsewhere = {title.lower() for kind, title in entries if kind in _TITLE_TYPES_KEPT_ELSEWHERE}
+    found: list[str] = []
+    for kind, title in entries:
+        if title and kind not in _TITLE_TYPES_KEPT_ELSEWHERE and title.lower() not in elsewhere:
+            elsewhere.add(title.lower())
+            found.append(title)
+    return found
+
+
 def record_from_jikan(
     data: Mapping[str, Any], *, source: str = "jikan", priority: int = 0, fetched_at: dt.datetime | None = None
 ) -> AnimeRecord:
@@ -259,6 +281,7 @@ def record_from_jikan(
     }
     if values["year"] is None and values["aired_from"] is not None:
         values["year"] = values["aired_from"].year
+    values["title_other"] = _other_language_titles(data.get("titles"))
     return AnimeRecord(
         mal_id=mal_id,
         fields=_finish(mal_id, values),

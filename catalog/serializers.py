@@ -138,6 +138,9 @@ class AnimeDetailSerializer(_AnimeBaseSerializer):
 
     urls = serializers.SerializerMethodField(help_text="Links to the anime on MyAnimeList, this site and the API.")
     title_synonyms = serializers.ListField(child=serializers.CharField(), help_text="Other known titles.")
+    title_other = serializers.ListField(
+        child=serializers.CharField(), help_text="Titles in other languages (French, German, Spanish...)."
+    )
     studios = serializers.ListField(child=serializers.CharField(), help_text="Animation studios.")
 
     class Meta:
@@ -148,6 +151,7 @@ class AnimeDetailSerializer(_AnimeBaseSerializer):
             "title_english",
             "title_japanese",
             "title_synonyms",
+            "title_other",
             "type",
             "episodes",
             "status",

@@ -44,9 +44,13 @@ def synopsis_sentences(text: str) -> list[str]:
     return sentences
 
 
-def anime_titles(anime: Anime) -> list[str]:
-    """Main, English and Japanese titles and synonyms, without repeats."""
+def anime_titles(anime: Anime, *, other_languages: bool = False) -> list[str]:
+    """Main, English and Japanese titles and synonyms (and with ``other_languages`` the French,
+    German, Spanish... titles), without repeats. The embedded text leaves the other languages out
+    (an English model reads them as noise); title matching and the keyword vector use them."""
     titles = [anime.title, anime.title_english, anime.title_japanese, *(anime.title_synonyms or [])]
+    if other_languages:
+        titles.extend(anime.title_other or [])
     seen: dict[str, str] = {}
     for title in titles:
         title = (title or "").strip()
@@ -74,4 +78,6 @@ def anime_document_text(anime: Anime, *, form: str = DOCUMENT_FORM) -> str:
 
 def anime_keyword_text(anime: Anime) -> str:
     """The text of the sparse keyword vector: every title, the genres and the synopsis."""
-    return " ".join([*anime_titles(anime), *anime_genre_names(anime), clean_synopsis(anime.synopsis)])
+    return " ".join(
+        [*anime_titles(anime, other_languages=True), *anime_genre_names(anime), clean_synopsis(anime.synopsis)]
+    )

@@ -239,6 +239,7 @@ def test_it_returns_the_full_record_of_an_anime(client: Client) -> None:
         "title_english": row.title_english,
         "title_japanese": row.title_japanese,
         "title_synonyms": row.title_synonyms,
+        "title_other": row.title_other,
         "type": row.type,
         "episodes": row.episodes,
         "status": row.status,

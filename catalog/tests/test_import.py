@@ -60,6 +60,12 @@ def test_it_imports_complete_jikan_objects(empty_catalog, shared_data):
     assert {g.name for g in fma.genres.filter(kind="theme")} == {"Military"}
     assert {g.name for g in fma.genres.filter(kind="demographic")} == {"Shounen"}
     assert fma.image_url.startswith("https://cdn.myanimelist.net/images/anime/")
+    # Jikan's titles list: the other languages kept, the titles stored elsewhere not repeated.
+    spirited_away = Anime.objects.get(mal_id=199)
+    assert spirited_away.title_other == ["Chihiros Reise ins Zauberland", "El viaje de Chihiro", "Le Voyage de Chihiro"]
+    titans = Anime.objects.get(mal_id=16498)
+    assert titans.title_english == "Attack on Titan"
+    assert titans.title_other == ["Ataque a los Titanes", "L'Attaque des Titans"]
 
 
 def test_it_imports_flattened_season_dumps_from_a_folder(empty_catalog, shared_data):
