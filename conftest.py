@@ -61,7 +61,8 @@ def catalog_committed(transactional_db, shared_data: Path) -> None:
 def _search_isolation(tmp_path_factory):
     """Tests never touch var/: the embedded engine (Qdrant Edge) keeps the index in a session temp
     folder. And writes to anime do not index them in search unless a test asks
-    (``settings.SEARCH_AUTO_INDEX``): embedding the catalogue is done once, by ``catalog_embeddings``."""
+    (``settings.SEARCH_AUTO_INDEX``): embedding the catalogue is done once, by ``catalog_embeddings``.
+    A Gemini key in the developer's environment is dropped: only ``fake_gemini`` sets one."""
     from django.conf import settings
 
     from catalog.search.engine import engine_reset
@@ -70,6 +71,9 @@ def _search_isolation(tmp_path_factory):
     settings.QDRANT_URL = ""
     settings.QDRANT_PATH = tmp_path_factory.mktemp("search-index")
     settings.SEARCH_AUTO_INDEX = False
+    settings.GEMINI_API_KEY = ""
+    settings.GEMINI_BASE_URL = ""
+    settings.EMBEDDING_BACKEND = "minilm"
     yield
     engine_reset()
 

@@ -216,6 +216,10 @@ EMBEDDING_BACKEND = env_choice("EMBEDDING_BACKEND", "minilm", ("minilm", "gemini
 GEMINI_EMBEDDING_MODEL = env_str("GEMINI_EMBEDDING_MODEL", "gemini-embedding-001")
 GEMINI_EMBEDDING_DIMENSION = env_int("GEMINI_EMBEDDING_DIMENSION", 768, minimum=1, maximum=3072)
 GEMINI_RETRIES = env_int("GEMINI_RETRIES", 4, minimum=1)
+# Search with Gemini's help (catalog/search/assist.py): with GEMINI_API_KEY set, long descriptions
+# are rewritten into clues and their top candidates reranked; each call waits at most this long.
+SEARCH_GEMINI = env_bool("SEARCH_GEMINI", True)
+SEARCH_GEMINI_TIMEOUT = env_float("SEARCH_GEMINI_TIMEOUT", 3.0, minimum=0.1)
 # Index anime in search when they are created or changed (off in the test session until a test
 # or the search_index fixture needs it).
 SEARCH_AUTO_INDEX = env_bool("SEARCH_AUTO_INDEX", True)

@@ -33,12 +33,14 @@ def fake_vector(text: str, dimension: int) -> list[float]:
 @dataclass
 class Reply:
     """One scripted generateContent reply: ``status`` with a Gemini error body, or 200 with
-    ``comment`` as the model's JSON text, or a raw ``body``; after ``delay`` seconds."""
+    ``output`` (any JSON object) or else ``comment`` as the model's JSON text, or a raw ``body``;
+    after ``delay`` seconds."""
 
     status: int = 200
     comment: str | None = "A grounded comment from the fake Gemini."
     body: str | None = None
     delay: float = 0.0
+    output: dict[str, Any] | None = None
 
 
 def candidate_response(text: str) -> dict[str, Any]:
@@ -93,7 +95,8 @@ class FakeGemini:
             return reply.status, json.dumps(error_body(reply.status, "scripted failure")).encode()
         if reply.body is not None:
             return 200, reply.body.encode()
-        text = json.dumps({"comment": reply.comment, "unsure": False})
+        output = reply.output if reply.output is not None else {"comment": reply.comment, "unsure": False}
+        text = json.dumps(output)
         return 200, json.dumps(candidate_response(text)).encode()
 
     def start(self) -> FakeGemini:

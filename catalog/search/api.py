@@ -20,6 +20,7 @@ from catalog.api import ANIME_LIST_PARAMETERS, anime_not_found_message
 from catalog.models import TierThresholds
 from catalog.search.forms import (
     FILTER_NAMES,
+    IGNORABLE,
     MAX_LIMIT,
     MAX_QUERY_LENGTH,
     MODES,
@@ -29,6 +30,7 @@ from catalog.search.forms import (
 from catalog.search.freshness import TASK_BATCH, anime_index_enqueue
 from catalog.search.results import SearchHit
 from catalog.search.service import search_anime, similar_anime
+from catalog.search.understanding import QueryPlan
 from catalog.serializers import AnimeListSerializer
 from jobs.api import DENIED, StaffAction
 
@@ -42,12 +44,47 @@ class RelatedSerializer(serializers.Serializer):
     type = serializers.CharField()
 
 
+class ReasonSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(
+        choices=("title", "keywords", "meaning", "cue", "assist"),
+        help_text="What matched: the title, words of the plot, the meaning of the description, a cue "
+        "read from the query (a type, studio, era or episode count), or Gemini named it (only with a key).",
+    )
+    label = serializers.CharField(help_text='What to show, e.g. "Studio Ghibli", "shrine, spirits".')
+
+
+class CueSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=("type", "studio", "years", "episodes"))
+    label = serializers.CharField()
+
+
+class UnderstoodSerializer(serializers.Serializer):
+    text = serializers.CharField(help_text="The plot words searched (hedges, filler and cue words taken out).")
+    clues = serializers.ListField(
+        child=serializers.CharField(), help_text="A long description's clauses, each also searched on its own."
+    )
+    preferences = CueSerializer(many=True, help_text="Soft cues: they raise matching anime, never filter.")
+    filters = serializers.DictField(
+        help_text="Explicit constraints read from the words (type, year_min, year_max), applied as filters; "
+        "drop one with `ignore=<name>`."
+    )
+    excluded = serializers.ListField(
+        child=serializers.CharField(), help_text='What followed "not": the titles named there are left out.'
+    )
+    assisted = serializers.ListField(
+        child=serializers.ChoiceField(choices=("clues", "rerank")),
+        help_text="What Gemini did for a long description, when the site has a Gemini key: wrote the clues, "
+        "reordered the top candidates (empty without it).",
+    )
+
+
 class SearchHitSerializer(serializers.Serializer):
     rank = serializers.IntegerField(help_text="1 for the best match.")
     score = serializers.FloatField(help_text="Fused relevance (reciprocal-rank fusion; only the order matters).")
     title_match = serializers.BooleanField(help_text="The query names one of this anime's titles.")
     snippet = serializers.CharField(help_text="The synopsis sentence closest to the query (plain text).")
     related = RelatedSerializer(many=True, help_text="Other anime of the same franchise folded into this hit.")
+    why = ReasonSerializer(many=True, help_text="Why this anime is here.")
     anime = AnimeListSerializer()
 
 
@@ -64,6 +101,9 @@ class SearchResponseSerializer(serializers.Serializer):
         allow_null=True,
         help_text="While the first search index is being built: how far it is, in percent (else null).",
     )
+    understood = UnderstoodSerializer(
+        allow_null=True, help_text="How the query was read (null with `literal=1`, or when nothing was read)."
+    )
     results = SearchHitSerializer(many=True)
 
 
@@ -71,7 +111,7 @@ SEARCH_ERRORS = inline_serializer(
     name="SearchError",
     fields={
         name: serializers.ListField(child=serializers.CharField(), required=False)
-        for name in ("q", "mode", "limit", "fold", *FILTER_NAMES)
+        for name in ("q", "mode", "limit", "fold", "literal", "ignore", *FILTER_NAMES)
     },
 )
 SEARCH_PARAMETERS = [
@@ -94,6 +134,19 @@ SEARCH_PARAMETERS = [
         description="One result per franchise, the others listed in `related` (default true).",
     ),
     OpenApiParameter(
+        "literal",
+        OpenApiTypes.BOOL,
+        description="Search the words as typed: no hedges or cue words taken out, no filters read from them "
+        "(default false).",
+    ),
+    OpenApiParameter(
+        "ignore",
+        str,
+        many=True,
+        enum=list(IGNORABLE),
+        description="Drop a filter read from the query's words (repeatable), e.g. `ignore=type`.",
+    ),
+    OpenApiParameter(
         "genre",
         str,
         many=True,
@@ -102,6 +155,19 @@ SEARCH_PARAMETERS = [
     OpenApiParameter("exclude_genre", str, many=True, description="Hide anime with any of these names; repeatable."),
     *[p for p in ANIME_LIST_PARAMETERS if p.name not in ("sort", "page", "page_size")],
 ]
+
+
+def understood_data(plan: QueryPlan | None) -> dict[str, Any] | None:
+    if plan is None or not plan.understood:
+        return None
+    return {
+        "text": plan.text,
+        "clues": plan.clues,
+        "preferences": [{"kind": c.kind, "label": c.label} for c in plan.preferences],
+        "filters": plan.filters,
+        "excluded": plan.excluded,
+        "assisted": plan.assisted,
+    }
 
 
 def hits_data(hits: list[SearchHit], context: dict[str, Any]) -> list[dict[str, Any]]:
@@ -114,6 +180,7 @@ def hits_data(hits: list[SearchHit], context: dict[str, Any]) -> list[dict[str, 
             "title_match": hit.title_match,
             "snippet": hit.snippet,
             "related": [{"mal_id": a.mal_id, "title": a.title, "year": a.year, "type": a.type} for a in hit.related],
+            "why": [{"kind": r.kind, "label": r.label} for r in hit.reasons],
             "anime": anime,
         }
         for rank, (hit, anime) in enumerate(zip(hits, animes, strict=True), 1)
@@ -145,7 +212,13 @@ class SearchView(APIView):
             raise ValidationError(parse.errors)
         parsed = parse.request
         results = search_anime(
-            parsed.q, criteria=parsed.criteria, limit=parsed.limit, mode=parsed.mode, fold_franchises=parsed.fold
+            parsed.q,
+            criteria=parsed.criteria,
+            limit=parsed.limit,
+            mode=parsed.mode,
+            fold_franchises=parsed.fold,
+            understand_query=not parsed.literal,
+            ignore=parsed.ignore,
         )
         context = {"request": request, "thresholds": TierThresholds.objects.current()}
         return Response(
@@ -157,6 +230,7 @@ class SearchView(APIView):
                 "degraded": results.degraded,
                 "notice": results.notice,
                 "index_building": results.index_building,
+                "understood": understood_data(results.plan),
                 "results": hits_data(results.hits, context),
             }
         )

@@ -42,6 +42,8 @@ class Embedder(Protocol):
 
     def embed_query(self, text: str) -> np.ndarray: ...
 
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray: ...
+
 
 def l2_normalise(vectors: np.ndarray) -> np.ndarray:
     vectors = np.asarray(vectors, dtype=np.float32)
@@ -133,6 +135,10 @@ class MiniLMEmbedder:
     def embed_query(self, text: str) -> np.ndarray:
         return self._embed_batch([text])[0]
 
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """Several queries (a description and its clues) in one run of the model."""
+        return self._embed_batch(list(texts))
+
 
 class GeminiEmbedder:
     name = "gemini"
@@ -172,6 +178,9 @@ class GeminiEmbedder:
 
     def embed_query(self, text: str) -> np.ndarray:
         return self._embed([text], "RETRIEVAL_QUERY")[0]
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._embed(texts, "RETRIEVAL_QUERY")
 
 
 @cache

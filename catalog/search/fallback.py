@@ -20,6 +20,7 @@ from catalog.models import Anime
 from catalog.search.engine import EngineError, IndexMissing, engine
 from catalog.search.index import index_base, index_build_running
 from catalog.search.results import Candidate, SearchHit, SearchResults, criteria_queryset, results_assemble
+from catalog.search.understanding import QueryPlan
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +66,7 @@ def search_keyword_fallback(
     mode: str = "hybrid",
     fold_franchises: bool = True,
     cause: BaseException | None = None,
+    plan: QueryPlan | None = None,
 ) -> SearchResults:
     """The same answer shape as ``search_anime``, from the database alone; ``cause`` is why the
     index did not answer (it picks the notice)."""
@@ -86,6 +88,8 @@ def search_keyword_fallback(
     )
     results.timings = {"total": time.perf_counter() - started}
     results.degraded = True
+    if plan is not None:
+        results.query, results.plan = plan.query, plan
     results.notice, results.index_building = fallback_notice(cause)
     return results
 

@@ -14,6 +14,8 @@ from catalog.models import Anime
 MODES = ("hybrid", "dense", "sparse")
 MAX_QUERY_LENGTH = 1000
 MAX_LIMIT = 50
+# Filters read from the query's words that the user can drop (the page's removable chips).
+IGNORABLE = ("type", "year_min", "year_max")
 FILTER_NAMES = ("genre", "exclude_genre", "type", "year_min", "year_max", "score_min", "score_max", "tier")
 
 
@@ -48,6 +50,18 @@ class SearchForm(forms.Form):
         empty_value=None,
         error_messages={"invalid_choice": "%(value)r is not valid. Valid values: 1, 0, true, false."},
     )
+    literal = forms.TypedChoiceField(
+        choices=[("1", "1"), ("0", "0"), ("true", "true"), ("false", "false")],
+        required=False,
+        coerce=lambda v: v in ("1", "true"),
+        empty_value=False,
+        error_messages={"invalid_choice": "%(value)r is not valid. Valid values: 1, 0, true, false."},
+    )
+    ignore = forms.MultipleChoiceField(
+        choices=[(name, name) for name in IGNORABLE],
+        required=False,
+        error_messages={"invalid_choice": f"%(value)r is not valid. Valid values: {', '.join(IGNORABLE)}."},
+    )
 
 
 @dataclass(frozen=True)
@@ -57,6 +71,9 @@ class SearchRequest:
     limit: int
     fold: bool
     criteria: AnimeCriteria
+    # Search the words as typed (no query understanding), and the understood filters to drop.
+    literal: bool = False
+    ignore: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -97,6 +114,8 @@ def search_request_parse(params: QueryDict, *, default_limit: int = 10, with_fil
         mode=data.get("mode") or "hybrid",
         limit=data.get("limit") or default_limit,
         fold=True if fold is None else fold,
+        literal=bool(data.get("literal")),
+        ignore=frozenset(data.get("ignore") or ()),
         criteria=filterset.criteria() if filterset is not None and filter_data else AnimeCriteria(),
     )
     return SearchParse(request, {}, form, filterset)

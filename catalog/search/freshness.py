@@ -17,6 +17,7 @@ INDEXED_FIELDS = frozenset(
         "title",
         "title_english",
         "title_japanese",
+        "title_other",
         "title_synonyms",
         "synopsis",
         "genres",
@@ -26,6 +27,8 @@ INDEXED_FIELDS = frozenset(
         "tier",
         "members",
         "franchise_key",
+        "studios",
+        "episodes",
     }
 )
 TASK_BATCH = 200

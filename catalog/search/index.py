@@ -53,11 +53,12 @@ PAYLOAD_INDEXES: dict[str, str] = {
     "year": "integer",
     "score": "float",
     "members": "integer",
+    "studios": "keyword",
 }
 # Bump when the keyword tokenizer, BM25 weighting or payload changes: every point is then rewritten
 # on the next pass, and `build_index` builds a new generation (the dense vectors still come from the
 # embedding cache).
-INDEX_FORMAT = "bm25-crc32-v1"
+INDEX_FORMAT = "bm25-crc32-v2"
 # A build whose process stopped sending progress for this long is taken as dead.
 BUILD_STALE_AFTER = timedelta(seconds=120)
 PROGRESS_EVERY = 1.0  # seconds between progress writes of a build
@@ -115,6 +116,8 @@ def anime_payload(anime: Anime) -> dict[str, object]:
         "tier": anime.tier,
         "members": anime.members or 0,
         "franchise_key": anime.franchise_key,
+        "studios": list(anime.studios or []),
+        "episodes": anime.episodes,
     }
 
 

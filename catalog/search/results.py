@@ -24,6 +24,16 @@ from catalog.models import Anime
 from catalog.search.documents import synopsis_sentences
 from catalog.search.keywords import fold, keyword_tokens, stem
 from catalog.search.titles import TitleIndex, title_index
+from catalog.search.understanding import QueryPlan
+
+
+@dataclass(frozen=True)
+class Reason:
+    """Why a card is there: ``kind`` is title, keywords, meaning, cue or assist (Gemini named it);
+    ``label`` is shown."""
+
+    kind: str
+    label: str
 
 
 @dataclass
@@ -34,6 +44,7 @@ class SearchHit:
     snippet_html: SafeString = field(default_factory=lambda: mark_safe(""))
     title_match: bool = False
     related: list[Anime] = field(default_factory=list)
+    reasons: list[Reason] = field(default_factory=list)
 
     @property
     def related_count(self) -> int:
@@ -53,6 +64,8 @@ class SearchResults:
     notice: str = ""
     # The first build's progress in percent while there is no index yet, else None.
     index_building: int | None = None
+    # How the query was read (understanding.QueryPlan), when it was.
+    plan: QueryPlan | None = None
 
 
 def criteria_queryset(criteria: AnimeCriteria | None) -> QuerySet[Anime]:
@@ -62,12 +75,13 @@ def criteria_queryset(criteria: AnimeCriteria | None) -> QuerySet[Anime]:
 
 
 class Candidate(NamedTuple):
-    """One anime of a ranking, with what folding needs."""
+    """One anime of a ranking, with what folding needs (and the index's payload for the rerank)."""
 
     mal_id: int
     score: float
     franchise_key: str
     members: int
+    fields: dict[str, object] | None = None
 
 
 _WORDS = re.compile(r"([A-Za-zÀ-ÿ0-9]+)")
@@ -161,6 +175,7 @@ def hits_hydrate(
     titles: TitleIndex,
     score_of: dict[int, float],
     title_set: set[int],
+    reasons: dict[int, list[Reason]] | None = None,
 ) -> list[SearchHit]:
     """Cards for folded hits (head id, related ids): the anime rows, a card's best score, and
     the synopsis sentence closest to the query as its snippet. Shared by the Qdrant path and
@@ -178,6 +193,11 @@ def hits_hydrate(
         if anime is None:  # deleted since it was indexed
             continue
         sentence = best_sentence(anime.synopsis, stems, titles)
+        why = [Reason("title", "title")] if head in title_set else []
+        words = matched_words(anime.synopsis, stems, titles)
+        if words:
+            why.append(Reason("keywords", ", ".join(words)))
+        why.extend((reasons or {}).get(head, []))
         hits.append(
             SearchHit(
                 anime=anime,
@@ -186,9 +206,37 @@ def hits_hydrate(
                 snippet_html=highlight(sentence, stems),
                 title_match=head in title_set,
                 related=[objects[r] for r in related[head] if r in objects],
+                reasons=why,
             )
         )
     return hits
+
+
+# A word found in more synopses than this share explains little ("whose", "anyone", "life"): the
+# "why" leaves it out. IDF as BM25 counts it: log(1 + (N - df + 0.5) / (df + 0.5)); 2.0 is a word
+# in about one synopsis in eight.
+WHY_MIN_IDF = 2.0
+# Function words the keyword stop list keeps (they cost nothing in BM25) but that explain nothing.
+WHY_SKIP = frozenset(
+    """whose anyone anything everyone everything someone something nothing nobody whoever whatever
+    another every even much many like really around back thing things way""".split()
+)
+
+
+def matched_words(synopsis: str, stems: set[str], index: TitleIndex, *, most: int = 4) -> list[str]:
+    """The synopsis words (as written) that match the query's keywords, rarest first, at most
+    ``most``; words most synopses share are left out."""
+    found: dict[str, str] = {}
+    for sentence in _synopsis_sentences(synopsis):
+        for piece, word_stem in _sentence_words(sentence):
+            if (
+                word_stem in stems
+                and word_stem not in found
+                and piece.lower() not in WHY_SKIP
+                and index.idf(word_stem) >= WHY_MIN_IDF
+            ):
+                found[word_stem] = piece.lower()
+    return [found[s] for s in sorted(found, key=lambda s: (-index.idf(s), found[s]))][:most]
 
 
 @dataclass
@@ -228,6 +276,7 @@ def results_assemble(
     fold_franchises: bool,
     title_score: float = 0.0,
     timings: dict[str, float] | None = None,
+    reasons: dict[int, list[Reason]] | None = None,
 ) -> SearchResults:
     """Title matches first, then ``ranked``; one card per franchise; cards hydrated with snippets.
     A title match scores at least ``title_score``."""
@@ -247,6 +296,6 @@ def results_assemble(
     )
     timings["fuse"] = time.perf_counter() - mark
     mark = time.perf_counter()
-    hits = hits_hydrate(groups, query=query, titles=titles, score_of=score_of, title_set=title_set)
+    hits = hits_hydrate(groups, query=query, titles=titles, score_of=score_of, title_set=title_set, reasons=reasons)
     timings["hydrate"] = time.perf_counter() - mark
     return SearchResults(query=query, mode=mode, hits=hits, fold=fold_franchises, timings=timings)

@@ -66,16 +66,32 @@ class TitleIndex:
         self.exact: dict[tuple[str, ...], set[int]] = defaultdict(set)
         self.document_frequency: dict[str, int] = defaultdict(int)
         self.documents = 0
+        # The catalogue's studio names (query understanding reads them as cues) and franchises.
+        self.studios: set[str] = set()
+        self.franchise_of: dict[int, str] = {}
+        self.franchises: dict[str, set[int]] = defaultdict(set)
 
     @classmethod
     def build(cls) -> TitleIndex:
         index = cls()
         rows = Anime.objects.only(
-            "mal_id", "title", "title_english", "title_japanese", "title_synonyms", "members", "synopsis"
+            "mal_id",
+            "title",
+            "title_english",
+            "title_japanese",
+            "title_synonyms",
+            "title_other",
+            "members",
+            "synopsis",
+            "studios",
+            "franchise_key",
         )
         for anime in rows.iterator(chunk_size=500):
             index.members[anime.mal_id] = anime.members or 0
-            for title in anime_titles(anime):
+            index.studios.update(anime.studios or [])
+            index.franchise_of[anime.mal_id] = anime.franchise_key
+            index.franchises[anime.franchise_key or f"#{anime.mal_id}"].add(anime.mal_id)
+            for title in anime_titles(anime, other_languages=True):
                 tokens = title_tokens(title)
                 if not tokens:
                     continue
@@ -91,6 +107,10 @@ class TitleIndex:
             for gram in _trigrams(token):
                 index.by_trigram[gram].add(token)
         return index
+
+    def franchise_ids(self, mal_id: int) -> set[int]:
+        """Every anime of ``mal_id``'s franchise (itself included)."""
+        return set(self.franchises.get(self.franchise_of.get(mal_id) or f"#{mal_id}", {mal_id}))
 
     def idf(self, token: str) -> float:
         df = self.document_frequency.get(token, 0)

@@ -10,6 +10,7 @@ from django.utils.cache import patch_vary_headers
 from catalog.search.fallback import index_notice
 from catalog.search.forms import MAX_QUERY_LENGTH, MODES, search_request_parse
 from catalog.search.service import search_anime
+from catalog.search.understanding import QueryPlan
 from catalog.selectors import genre_groups
 
 PAGE_LIMIT = 20
@@ -19,6 +20,34 @@ EXAMPLES = (
     "humanity hides behind walls from giants",
     "shingeki",
 )
+
+
+FILTER_LABELS = {"type": "{} only", "year_min": "from {}", "year_max": "up to {}"}
+
+
+def understood_chips(request: HttpRequest, plan: QueryPlan | None) -> dict[str, object] | None:
+    """What the page shows of how the query was read: each filter read from the words with a link
+    that drops it, the soft cues, the exclusions, and a link to search the words as typed."""
+    if plan is None or not plan.understood:
+        return None
+
+    def url_with(name: str, value: str) -> str:
+        params = request.GET.copy()
+        params.pop("page", None)
+        params.setlist(name, [*params.getlist(name), value])
+        return "?" + params.urlencode()
+
+    return {
+        "filters": [
+            {"label": FILTER_LABELS[key].format(value), "drop_url": url_with("ignore", key)}
+            for key, value in plan.filters.items()
+        ],
+        "preferences": [cue.label for cue in plan.preferences],
+        "excluded": plan.excluded,
+        "clues": len(plan.clues),
+        "assisted": plan.assisted,
+        "literal_url": url_with("literal", "1"),
+    }
 
 
 def search_page(request: HttpRequest) -> HttpResponse:
@@ -33,7 +62,13 @@ def search_page(request: HttpRequest) -> HttpResponse:
     if parse.request is not None:
         found = parse.request
         results = search_anime(
-            found.q, criteria=found.criteria, limit=found.limit, mode=found.mode, fold_franchises=found.fold
+            found.q,
+            criteria=found.criteria,
+            limit=found.limit,
+            mode=found.mode,
+            fold_franchises=found.fold,
+            understand_query=not found.literal,
+            ignore=found.ignore,
         )
     form = filterset.form
     labels = {"q": "Search", "mode": "Ranking", "limit": "Results", "fold": "Group franchises"}
@@ -53,6 +88,7 @@ def search_page(request: HttpRequest) -> HttpResponse:
         "modes": MODES,
         "max_length": MAX_QUERY_LENGTH,
         "examples": EXAMPLES,
+        "understood": understood_chips(request, results.plan) if results is not None else None,
     }
     partial = bool(request.htmx) and not request.htmx.history_restore_request
     template = "catalog/search.html#results" if partial else "catalog/search.html"

@@ -81,7 +81,7 @@ def test_it_enqueues_a_created_anime_after_commit(catalog, spy: _Spy, django_cap
 
 def test_it_enqueues_only_changes_to_indexed_fields(catalog, spy: _Spy, django_capture_on_commit_callbacks) -> None:
     anime = Anime.objects.get(mal_id=1535)
-    unindexed = AnimeRecord(mal_id=1535, fields={"episodes": (anime.episodes or 0) + 1}, source=anime.provenance)
+    unindexed = AnimeRecord(mal_id=1535, fields={"favorites": (anime.favorites or 0) + 1}, source=anime.provenance)
     with django_capture_on_commit_callbacks(execute=True):
         anime_upsert(record=unindexed)
     assert spy.batches == []

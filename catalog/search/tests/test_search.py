@@ -26,6 +26,16 @@ def test_it_puts_frieren_first_for_its_titles(search_index: str, query: str) -> 
     assert 59978 not in [h.anime.mal_id for h in results.hits]
 
 
+@pytest.mark.parametrize(
+    ("query", "mal_id"),
+    [("le voyage de chihiro", 199), ("el viaje de chihiro", 199), ("prinzessin mononoke", 164)],
+)
+def test_it_finds_an_anime_by_its_title_in_another_language(search_index: str, query: str, mal_id: int) -> None:
+    first = search_anime(query, limit=5).hits[0]
+    assert first.anime.mal_id == mal_id
+    assert first.title_match is True
+
+
 def test_it_unfolds_franchises_on_request(search_index: str) -> None:
     ids = [h.anime.mal_id for h in search_anime("frieren", limit=5, fold_franchises=False).hits]
     assert ids[:2] == [52991, 59978]
@@ -77,8 +87,8 @@ def test_it_escapes_the_snippet_before_marking_words(search_index: str) -> None:
 def test_it_does_no_model_work_after_the_query_embedding(search_index: str, monkeypatch) -> None:
     embedder = embeddings.get_embedder()
     calls: list[str] = []
-    original = embedder.embed_query
-    monkeypatch.setattr(embedder, "embed_query", lambda text: calls.append(text) or original(text))
+    original = embedder.embed_queries
+    monkeypatch.setattr(embedder, "embed_queries", lambda texts: calls.extend(texts) or original(texts))
     monkeypatch.setattr(embedder, "embed_documents", lambda texts: pytest.fail("documents embedded at query time"))
     search_anime("giant robots fight aliens", limit=10)
     assert calls == ["giant robots fight aliens"]
