@@ -5,7 +5,7 @@ title finds nothing; the rerank then judges it beside the others on its synopsis
 
 On only when ``GEMINI_API_KEY`` is set and ``SEARCH_GEMINI`` is not off, and only for
 descriptions (``LONG_QUERY_WORDS`` words or more): a title or a short query never waits for it.
-Each call has its own short timeout (``SEARCH_GEMINI_TIMEOUT``, one retry); a timeout or any
+Each call has its own short timeout (``SEARCH_GEMINI_TIMEOUT``) and one attempt, no retry; a timeout or any
 failure gives the results without it (the offline clues, the offline order) and is logged. The
 prompts hold only the query and, for the rerank, the candidates' titles, year, type and the start
 of their synopses. Answers are cached by query, so the page, its HTMX swaps and the API ask once.

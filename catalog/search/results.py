@@ -226,17 +226,21 @@ WHY_SKIP = frozenset(
 def matched_words(synopsis: str, stems: set[str], index: TitleIndex, *, most: int = 4) -> list[str]:
     """The synopsis words (as written) that match the query's keywords, rarest first, at most
     ``most``; words most synopses share are left out."""
-    found: dict[str, str] = {}
+    words = _synopsis_words(synopsis)
+    found = {s: words[s] for s in stems & words.keys() if index.idf(s) >= WHY_MIN_IDF}
+    return [found[s] for s in sorted(found, key=lambda s: (-index.idf(s), found[s]))][:most]
+
+
+@lru_cache(maxsize=4096)
+def _synopsis_words(synopsis: str) -> dict[str, str]:
+    """Each stem of the synopsis with the word (lower case) it first appears as, function words
+    left out: what ``matched_words`` looks the query's keywords up in."""
+    words: dict[str, str] = {}
     for sentence in _synopsis_sentences(synopsis):
         for piece, word_stem in _sentence_words(sentence):
-            if (
-                word_stem in stems
-                and word_stem not in found
-                and piece.lower() not in WHY_SKIP
-                and index.idf(word_stem) >= WHY_MIN_IDF
-            ):
-                found[word_stem] = piece.lower()
-    return [found[s] for s in sorted(found, key=lambda s: (-index.idf(s), found[s]))][:most]
+            if word_stem and word_stem not in words and piece.lower() not in WHY_SKIP:
+                words[word_stem] = piece.lower()
+    return words
 
 
 @dataclass
@@ -277,12 +281,14 @@ def results_assemble(
     title_score: float = 0.0,
     timings: dict[str, float] | None = None,
     reasons: dict[int, list[Reason]] | None = None,
+    titles: TitleIndex | None = None,
 ) -> SearchResults:
     """Title matches first, then ``ranked``; one card per franchise; cards hydrated with snippets.
-    A title match scores at least ``title_score``."""
+    A title match scores at least ``title_score``. ``titles``: the title index the caller already
+    holds (else it is looked up)."""
     timings = {} if timings is None else timings
     mark = time.perf_counter()
-    titles = title_index()
+    titles = title_index() if titles is None else titles
     named = title_candidates(query, criteria, titles)
     title_set = {c.mal_id for c in named}
     franchise = {c.mal_id: c.franchise_key for c in (*ranked, *named)}
