@@ -10,12 +10,13 @@ from django.http import QueryDict
 
 from catalog.filters import AnimeCriteria, AnimeFilter
 from catalog.models import Anime
+from catalog.search.understanding import FILTER_KEYS
 
 MODES = ("hybrid", "dense", "sparse")
 MAX_QUERY_LENGTH = 1000
 MAX_LIMIT = 50
 # Filters read from the query's words that the user can drop (the page's removable chips).
-IGNORABLE = ("type", "year_min", "year_max")
+IGNORABLE = FILTER_KEYS
 FILTER_NAMES = ("genre", "exclude_genre", "type", "year_min", "year_max", "score_min", "score_max", "tier")
 
 

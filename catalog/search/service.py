@@ -51,7 +51,7 @@ from catalog.search.results import (
     results_assemble,
 )
 from catalog.search.titles import TitleIndex, title_index
-from catalog.search.understanding import QueryPlan, understand
+from catalog.search.understanding import FILTER_KEYS, QueryPlan, understand
 
 logger = logging.getLogger(__name__)
 
@@ -315,11 +315,7 @@ def criteria_with(criteria: AnimeCriteria | None, filters: dict[str, object]) ->
     if not filters:
         return criteria
     base = criteria or AnimeCriteria()
-    changes = {
-        key: value
-        for key, value in filters.items()
-        if key in ("type", "year_min", "year_max") and getattr(base, key) in (None, "")
-    }
+    changes = {key: value for key, value in filters.items() if key in FILTER_KEYS and getattr(base, key) in (None, "")}
     return dataclass_replace(base, **changes) if changes else base
 
 

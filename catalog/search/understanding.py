@@ -148,6 +148,8 @@ _SINCE = re.compile(
 )
 _AFTER = re.compile(r"\bafter (19[5-9]\d|20[0-3]\d)\b", re.IGNORECASE)
 _BEFORE = re.compile(r"\bbefore (19[5-9]\d|20[0-3]\d)\b", re.IGNORECASE)
+# The filters a query can state explicitly (the page shows them as removable chips).
+FILTER_KEYS = ("type", "year_min", "year_max")
 _YEAR_BOUNDS = ((_SINCE, "year_min", 0), (_AFTER, "year_min", 1), (_BEFORE, "year_max", -1))
 _WORD = re.compile(r"[a-z0-9]+")
 # A preposition left alone once the cue after it was taken out ("from ," "in the early").
