@@ -29,7 +29,7 @@ from catalog.search.forms import (
 )
 from catalog.search.freshness import TASK_BATCH, anime_index_enqueue
 from catalog.search.results import SearchHit
-from catalog.search.service import search_anime, similar_anime
+from catalog.search.service import search_requested, similar_anime
 from catalog.search.understanding import QueryPlan
 from catalog.serializers import AnimeListSerializer
 from jobs.api import DENIED, StaffAction
@@ -211,15 +211,7 @@ class SearchView(APIView):
         if parse.request is None:
             raise ValidationError(parse.errors)
         parsed = parse.request
-        results = search_anime(
-            parsed.q,
-            criteria=parsed.criteria,
-            limit=parsed.limit,
-            mode=parsed.mode,
-            fold_franchises=parsed.fold,
-            understand_query=not parsed.literal,
-            ignore=parsed.ignore,
-        )
+        results = search_requested(parsed)
         context = {"request": request, "thresholds": TierThresholds.objects.current()}
         return Response(
             {

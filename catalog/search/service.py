@@ -38,6 +38,7 @@ from catalog.search.engine import (
     engine,
 )
 from catalog.search.fallback import search_keyword_fallback, similar_fallback
+from catalog.search.forms import SearchRequest
 from catalog.search.index import DENSE, SPARSE, index_base
 from catalog.search.keywords import query_sparse
 from catalog.search.rerank import rerank
@@ -242,6 +243,19 @@ def search_anime(
         _meaning_reasons(results.hits, vectors[0])
     timings["total"] = time.perf_counter() - started
     return results
+
+
+def search_requested(request: SearchRequest) -> SearchResults:
+    """``search_anime`` for a request read by ``forms.search_request_parse`` (page, API, command)."""
+    return search_anime(
+        request.q,
+        criteria=request.criteria,
+        limit=request.limit,
+        mode=request.mode,
+        fold_franchises=request.fold,
+        understand_query=not request.literal,
+        ignore=request.ignore,
+    )
 
 
 GUESS_LABEL = "named by Gemini"

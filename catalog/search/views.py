@@ -9,7 +9,7 @@ from django.utils.cache import patch_vary_headers
 
 from catalog.search.fallback import index_notice
 from catalog.search.forms import MAX_QUERY_LENGTH, MODES, search_request_parse
-from catalog.search.service import search_anime
+from catalog.search.service import search_requested
 from catalog.search.understanding import QueryPlan
 from catalog.selectors import genre_groups
 
@@ -61,15 +61,7 @@ def search_page(request: HttpRequest) -> HttpResponse:
     results = None
     if parse.request is not None:
         found = parse.request
-        results = search_anime(
-            found.q,
-            criteria=found.criteria,
-            limit=found.limit,
-            mode=found.mode,
-            fold_franchises=found.fold,
-            understand_query=not found.literal,
-            ignore=found.ignore,
-        )
+        results = search_requested(found)
     form = filterset.form
     labels = {"q": "Search", "mode": "Ranking", "limit": "Results", "fold": "Group franchises"}
     labels.update({name: str(field.label) for name, field in form.fields.items()})

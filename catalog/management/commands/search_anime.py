@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.http import QueryDict
 
 from catalog.search.forms import MODES, search_request_parse
-from catalog.search.service import search_anime
+from catalog.search.service import search_requested
 
 
 class Command(BaseCommand):
@@ -36,9 +36,7 @@ class Command(BaseCommand):
         parsed = parse.request
         if parsed is None:
             raise CommandError("; ".join(f"{k}: {' '.join(v)}" for k, v in parse.errors.items()))
-        results = search_anime(
-            parsed.q, criteria=parsed.criteria, limit=parsed.limit, mode=parsed.mode, fold_franchises=parsed.fold
-        )
+        results = search_requested(parsed)
         if results.degraded:
             self.stderr.write(results.notice)
         if not results.hits:
