@@ -29,6 +29,17 @@ class SimilarForm(forms.Form):
     limit = forms.IntegerField(min_value=1, max_value=MAX_LIMIT, required=False, error_messages=LIMIT_ERRORS)
 
 
+def flag_field(*, empty_value: bool | None) -> forms.TypedChoiceField:
+    """An on/off query parameter: 1, 0, true or false; ``empty_value`` when it is not given."""
+    return forms.TypedChoiceField(
+        choices=[("1", "1"), ("0", "0"), ("true", "true"), ("false", "false")],
+        required=False,
+        coerce=lambda v: v in ("1", "true"),
+        empty_value=empty_value,
+        error_messages={"invalid_choice": "%(value)r is not valid. Valid values: 1, 0, true, false."},
+    )
+
+
 class SearchForm(forms.Form):
     q = forms.CharField(
         max_length=MAX_QUERY_LENGTH,
@@ -44,20 +55,8 @@ class SearchForm(forms.Form):
         error_messages={"invalid_choice": f"%(value)r is not a mode. Valid values: {', '.join(MODES)}."},
     )
     limit = forms.IntegerField(min_value=1, max_value=MAX_LIMIT, required=False, error_messages=LIMIT_ERRORS)
-    fold = forms.TypedChoiceField(
-        choices=[("1", "1"), ("0", "0"), ("true", "true"), ("false", "false")],
-        required=False,
-        coerce=lambda v: v in ("1", "true"),
-        empty_value=None,
-        error_messages={"invalid_choice": "%(value)r is not valid. Valid values: 1, 0, true, false."},
-    )
-    literal = forms.TypedChoiceField(
-        choices=[("1", "1"), ("0", "0"), ("true", "true"), ("false", "false")],
-        required=False,
-        coerce=lambda v: v in ("1", "true"),
-        empty_value=False,
-        error_messages={"invalid_choice": "%(value)r is not valid. Valid values: 1, 0, true, false."},
-    )
+    fold = flag_field(empty_value=None)
+    literal = flag_field(empty_value=False)
     ignore = forms.MultipleChoiceField(
         choices=[(name, name) for name in IGNORABLE],
         required=False,
