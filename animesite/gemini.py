@@ -3,6 +3,8 @@ evaluator). Tests point ``GEMINI_BASE_URL`` at a fake server on 127.0.0.1."""
 
 from __future__ import annotations
 
+import json
+
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from google import genai
@@ -38,3 +40,33 @@ def gemini_client(*, timeout: float | None = None, retries: int | None = None) -
         api_key=settings.GEMINI_API_KEY,
         http_options=gemini_http_options(timeout=timeout, retries=retries),
     )
+
+
+def gemini_json(
+    *,
+    instruction: str,
+    prompt: str,
+    schema: dict[str, object],
+    temperature: float,
+    timeout: float | None = None,
+    retries: int | None = None,
+    max_output_tokens: int | None = None,
+) -> object:
+    """One structured generateContent call with the settings' model: the answer parsed as JSON.
+    Raises what the SDK raises (HTTP errors, timeouts) and ``ValueError`` for an answer that is not
+    JSON; callers decide what a failure means for them."""
+    # The client is held while it works: a google-genai Client closes its connection when it is
+    # garbage-collected, which a chained call would allow mid-request.
+    client = gemini_client(timeout=timeout, retries=retries)
+    response = client.models.generate_content(
+        model=settings.GEMINI_MODEL,
+        contents=prompt,
+        config=types.GenerateContentConfig(
+            system_instruction=instruction,
+            response_mime_type="application/json",
+            response_schema=schema,
+            temperature=temperature,
+            max_output_tokens=max_output_tokens,
+        ),
+    )
+    return json.loads(response.text or "")

@@ -145,23 +145,17 @@ def gemini_prompt(evidence: Evidence) -> str:
 def gemini_comment(evidence: Evidence) -> str:
     """Ask Gemini for the comment. Raises ``CommentError`` on any failure."""
     try:
-        from google.genai import types
+        from animesite.gemini import gemini_json
 
-        from animesite.gemini import gemini_client
-
-        client = gemini_client(timeout=settings.EVALUATOR_GEMINI_TIMEOUT, retries=settings.EVALUATOR_GEMINI_RETRIES)
-        response = client.models.generate_content(
-            model=settings.GEMINI_MODEL,
-            contents=gemini_prompt(evidence),
-            config=types.GenerateContentConfig(
-                system_instruction=SYSTEM_INSTRUCTION,
-                response_mime_type="application/json",
-                response_schema=RESPONSE_SCHEMA,
-                temperature=0.2,
-                max_output_tokens=400,
-            ),
+        payload = gemini_json(
+            instruction=SYSTEM_INSTRUCTION,
+            prompt=gemini_prompt(evidence),
+            schema=RESPONSE_SCHEMA,
+            temperature=0.2,
+            max_output_tokens=400,
+            timeout=settings.EVALUATOR_GEMINI_TIMEOUT,
+            retries=settings.EVALUATOR_GEMINI_RETRIES,
         )
-        payload = json.loads(response.text or "")
     except Exception as error:
         raise CommentError(f"{type(error).__name__}: {error}") from error
     if not isinstance(payload, dict) or not isinstance(payload.get("comment"), str) or not payload["comment"].strip():

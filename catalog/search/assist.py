@@ -14,7 +14,6 @@ of their synopses. Answers are cached by query, so the page, its HTMX swaps and 
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -75,22 +74,17 @@ def _ask(instruction: str, prompt: str, schema: dict[str, object]) -> dict[str, 
     if cached is not None:
         return cached
     try:
-        from google.genai import types
+        from animesite.gemini import gemini_json
 
-        from animesite.gemini import gemini_client
-
-        client = gemini_client(timeout=settings.SEARCH_GEMINI_TIMEOUT, retries=1)  # one attempt: a search waits once
-        response = client.models.generate_content(
-            model=settings.GEMINI_MODEL,
-            contents=prompt,
-            config=types.GenerateContentConfig(
-                system_instruction=instruction,
-                response_mime_type="application/json",
-                response_schema=schema,
-                temperature=0.0,
-            ),
+        # One attempt: a search waits once.
+        answer = gemini_json(
+            instruction=instruction,
+            prompt=prompt,
+            schema=schema,
+            temperature=0.0,
+            timeout=settings.SEARCH_GEMINI_TIMEOUT,
+            retries=1,
         )
-        answer = json.loads(response.text or "")
         if not isinstance(answer, dict):
             raise ValueError(f"expected a JSON object, got {type(answer).__name__}")
     except Exception as error:  # the SDK raises many kinds (HTTP, timeout, parsing): all mean "without it"
