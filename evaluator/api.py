@@ -19,8 +19,8 @@ from rest_framework.views import APIView
 from evaluator import services
 from evaluator.inputs import EvaluateInputSerializer, EvaluationInputError
 from evaluator.models import TrainingRun
-from evaluator.selectors import evaluation_get
-from evaluator.serializers import EvaluationSerializer, evaluation_data
+from evaluator.selectors import evaluation_get, run_summary
+from evaluator.serializers import EvaluationSerializer, ModelReportSerializer, evaluation_data
 from jobs.api import DENIED, DETAIL, StaffAction
 
 ERRORS = inline_serializer(
@@ -79,6 +79,24 @@ class EvaluationDetailView(APIView):
         if evaluation is None:
             raise NotFound("No such evaluation.")
         return Response(evaluation_data(evaluation, request))
+
+
+class ModelReportView(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        operation_id="model_report",
+        summary="How good the active model is",
+        description="The active training run's figures: the chosen model (nested selection), every candidate "
+        "and the baselines under franchise-grouped CV, the time split and a random split; the coverage and "
+        "mean size of the 90% tier sets; how the choice was made; the time of each training phase.",
+        responses={200: ModelReportSerializer, 503: OpenApiResponse(DETAIL, "No trained model is active yet.")},
+    )
+    def get(self, request: Request) -> Response:
+        run = TrainingRun.objects.active()
+        if run is None:
+            return Response({"detail": services.model_unavailable_reason()}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
+        return Response(run_summary(run))
 
 
 # ---------------------------------------------------------------------------- staff

@@ -7,5 +7,6 @@ from evaluator import api
 urlpatterns = [
     path("evaluate/", api.EvaluateView.as_view(), name="api-evaluate"),
     path("evaluations/<uuid:pk>/", api.EvaluationDetailView.as_view(), name="api-evaluation-detail"),
+    path("model/", api.ModelReportView.as_view(), name="api-model"),
     path("admin/retrain/", api.RetrainView.as_view(), name="staff-retrain"),
 ]

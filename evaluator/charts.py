@@ -18,7 +18,7 @@ from catalog.models import Anime
 from catalog.tiers import TIER_ORDER
 from evaluator.models import TrainingRun
 
-CHARTS = ("confusion", "calibration", "scores", "per-tier-f1")
+CHARTS = ("coverage", "confusion", "calibration", "scores", "per-tier-f1")
 LABELS = [t.label for t in TIER_ORDER]
 COLOURS = {"top-tier": "#b7791f", "worthwhile": "#1f7a4d", "watchable": "#2358a8", "terrible": "#a3262e"}
 
@@ -110,7 +110,13 @@ def per_tier_f1_chart(run: TrainingRun) -> bytes:
     x = np.arange(4)
     ax.bar(x - 0.2, values, width=0.4, color=[COLOURS[t.value] for t in TIER_ORDER], label=f"active ({run.chosen})")
     if seed:
-        ax.bar(x + 0.2, [seed.get(t.value, 0.0) for t in TIER_ORDER], width=0.4, color="#cbd5e0", label="seed logreg")
+        ax.bar(
+            x + 0.2,
+            [seed.get(t.value, 0.0) for t in TIER_ORDER],
+            width=0.4,
+            color="#cbd5e0",
+            label="logistic regression",
+        )
     ax.set_xticks(x, LABELS)
     ax.set_ylim(0, 1)
     ax.set_ylabel("F1 (grouped CV)")
@@ -119,7 +125,39 @@ def per_tier_f1_chart(run: TrainingRun) -> bytes:
     return _png(figure)
 
 
+def coverage_chart(run: TrainingRun) -> bytes:
+    """Measured coverage of the chosen model's conformal tier sets against their level, on the
+    time split and under grouped CV, with the mean set size on a second axis."""
+    figure, ax = _figure(6.4, 4.0)
+    ax.plot([0.45, 1.0], [0.45, 1.0], linestyle="--", color="#718096", label="as promised")
+    sizes = ax.twinx()
+    styles = {"time": ("#b7791f", "time split"), "grouped": ("#2358a8", "grouped CV")}
+    for design, (colour, label) in styles.items():
+        sets = (((run.designs or {}).get(design) or {}).get("sets") or {}).get("selected") or {}
+        if not sets:
+            continue
+        levels = sorted(sets, key=float)
+        x = [float(level) for level in levels]
+        ax.plot(x, [sets[level]["coverage"] for level in levels], marker="o", color=colour, label=f"coverage, {label}")
+        sizes.plot(
+            x, [sets[level]["mean_size"] for level in levels], marker="s", linestyle=":", color=colour,
+            alpha=0.7, label=f"mean set size, {label}",
+        )  # fmt: skip
+    ax.set_xlim(0.45, 1.0)
+    ax.set_ylim(0.45, 1.0)
+    sizes.set_ylim(1, 4)
+    ax.set_xlabel("Promised coverage (level of the tier set)")
+    ax.set_ylabel("Share of anime whose true tier was in the set")
+    sizes.set_ylabel("Tiers in the set (mean)")
+    ax.set_title("Conformal tier sets: coverage and size")
+    lines = ax.get_legend_handles_labels()
+    more = sizes.get_legend_handles_labels()
+    ax.legend(lines[0] + more[0], lines[1] + more[1], loc="upper left", fontsize=8)
+    return _png(figure)
+
+
 RENDERERS = {
+    "coverage": coverage_chart,
     "confusion": confusion_chart,
     "calibration": calibration_chart,
     "scores": scores_chart,

@@ -43,6 +43,16 @@ class Evidence:
     predicted_score: float
     neighbours: list[Neighbour]
     genre_effects: dict[str, float] = field(default_factory=dict)
+    tier_set: list[str] = field(default_factory=list)  # tier values, best first
+    set_level: float = 0.0
+    reasons: list[dict[str, object]] = field(default_factory=list)  # {"key", "label", "effect"}, strongest first
+
+    @property
+    def tier_set_text(self) -> str:
+        labels = [_label(t) for t in reversed(self.tier_set)]
+        if not labels:
+            return ""
+        return labels[0] if len(labels) == 1 else f"{', '.join(labels[:-1])} or {labels[-1]}"
 
     @property
     def top_probability(self) -> float:
@@ -61,6 +71,8 @@ class Evidence:
             n["tier"] = Tier(n["tier"]).label if n["tier"] else "unrated"
         data["top_probability"] = self.top_probability
         data["unsure"] = self.unsure
+        data["tier_set"] = {"tiers": self.tier_set_text, "level": self.set_level} if self.tier_set else None
+        data["reasons"] = [{"input": r["label"], "effect_on_score": r["effect"]} for r in self.reasons[:8]]
         return data
 
 
@@ -90,6 +102,11 @@ def offline_comment(evidence: Evidence) -> str:
     elif others:
         runner = f"; {_label(others[0][0])} follows at {others[0][1]:.0%}"
     parts = [f"{confidence}, with a predicted MyAnimeList score of {evidence.predicted_score:.2f}{runner}."]
+    if evidence.tier_set:
+        parts.append(
+            f"With {evidence.set_level:.0%} certainty it is {evidence.tier_set_text}"
+            + (" (the set is wide: the evidence is mixed)." if len(evidence.tier_set) >= 3 else ".")
+        )
     if evidence.neighbours:
         near = [
             f"{n.title} ({n.score:.2f}, {_label(n.tier)})" if n.score is not None else f"{n.title} (unscored)"
@@ -99,6 +116,9 @@ def offline_comment(evidence: Evidence) -> str:
         mean = f" Its five nearest catalogue anime average {sum(scored) / len(scored):.2f}." if scored else ""
         listed = f"{', '.join(near[:-1])} and {near[-1]}" if len(near) > 1 else near[0]
         parts.append(f"The synopsis reads most like {listed}.{mean}")
+    if evidence.reasons:
+        parts.extend(_reasons_sentences(evidence.reasons))
+        return " ".join(parts)
     effects = sorted(evidence.genre_effects.items(), key=lambda kv: -abs(kv[1]))
     up = [f"{g} (+{e:.2f})" for g, e in effects if e >= 0.01][:3]
     down = [f"{g} ({e:.2f})" for g, e in effects if e <= -0.01][:3]
@@ -118,14 +138,34 @@ def offline_comment(evidence: Evidence) -> str:
     return " ".join(parts)
 
 
+def _reasons_sentences(reasons: list[dict[str, object]]) -> list[str]:
+    up = [r for r in reasons if float(r["effect"]) >= 0.01][:3]
+    down = [r for r in reasons if float(r["effect"]) <= -0.01][:3]
+
+    def listed(items: list[dict[str, object]]) -> str:
+        shown = [f"{r['label']} ({float(r['effect']):+.2f})" for r in items]
+        return shown[0] if len(shown) == 1 else f"{'; '.join(shown[:-1])} and {shown[-1]}"
+
+    sentences = []
+    if up:
+        sentences.append(f"What lifts the predicted score most: {listed(up)}.")
+    if down:
+        sentences.append(f"What holds it back: {listed(down)}.")
+    if not sentences:
+        sentences.append("No single input moves the prediction much.")
+    return sentences
+
+
 # ---------------------------------------------------------------------------- Gemini
 
 SYSTEM_INSTRUCTION = (
     "You explain the verdict of an anime quality classifier to a reader in 2-4 plain sentences. "
     "Use ONLY the JSON evidence given: the predicted tier, the tier probabilities, the predicted "
-    "MyAnimeList score, the nearest catalogue anime with their real scores and tiers, and the "
-    "per-genre effects on the predicted score. Do not invent facts about any anime, studio, staff "
-    "or plot. If 'unsure' is true, say clearly that the model is unsure. Answer in English."
+    "MyAnimeList score, the set of tiers that holds the true tier with the stated certainty, the "
+    "nearest catalogue anime with their real scores and tiers, and the reasons: the inputs that "
+    "moved the predicted score most, with their effects. Name the strongest reasons. Do not invent "
+    "facts about any anime, studio, staff or plot. If 'unsure' is true, say clearly that the model "
+    "is unsure. Answer in English."
 )
 
 RESPONSE_SCHEMA = {

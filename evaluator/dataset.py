@@ -8,7 +8,16 @@ import numpy as np
 
 from catalog.models import Anime, Genre
 from catalog.tiers import Cutoffs
-from evaluator.features import AnimeInput, FeatureSpec, embed_inputs, embedding_label, feature_matrix
+from evaluator.features import (
+    DEFAULT_FEATURE_GROUPS,
+    AnimeInput,
+    FeatureSpec,
+    duration_minutes,
+    embed_inputs,
+    embedding_label,
+    feature_matrix,
+)
+from evaluator.records import RECORD_GROUPS, RecordRows
 from evaluator.training import TrainingData, tier_labels
 
 
@@ -20,6 +29,10 @@ def anime_input(anime: Anime) -> AnimeInput:
         source=anime.source,
         episodes=anime.episodes,
         year=anime.year,
+        studios=tuple(anime.studios or ()),
+        rating=anime.rating,
+        duration=duration_minutes(anime.duration),
+        season=anime.season,
     )
 
 
@@ -31,7 +44,13 @@ class Dataset:
     inputs: list[AnimeInput]
 
 
-def dataset_build(*, cutoffs: Cutoffs, text_variant: str, limit: int | None = None) -> Dataset:
+def dataset_build(
+    *,
+    cutoffs: Cutoffs,
+    text_variant: str,
+    limit: int | None = None,
+    groups: tuple[str, ...] = DEFAULT_FEATURE_GROUPS,
+) -> Dataset:
     """Features of every scored anime (ordered by MAL id; ``limit`` keeps the first ones, for
     quick runs). Embeddings come through the search app's cache, so a second training embeds
     nothing."""
@@ -47,16 +66,28 @@ def dataset_build(*, cutoffs: Cutoffs, text_variant: str, limit: int | None = No
         text_variant=text_variant,
         embedding=label,
         dimension=dimension,
+        groups=groups,
     )
     embeddings = embed_inputs(inputs, spec)
     scores = np.array([a.score for a in anime], dtype=np.float64)
+    franchises = np.array([a.franchise_key or f"mal-{a.mal_id}" for a in anime])
+    tabular = {name: i for i, name in enumerate(spec.tabular_names)}
     data = TrainingData(
         X=feature_matrix(inputs, spec, embeddings),
         y=tier_labels(scores, cutoffs),
         scores=scores,
-        groups=np.array([a.franchise_key or f"mal-{a.mal_id}" for a in anime]),
+        groups=franchises,
         mal_ids=np.array([a.mal_id for a in anime], dtype=np.int64),
         cutoffs=cutoffs,
         embedding_dims=int(embeddings.shape[1]),
+        years=np.array([a.year or 0 for a in anime], dtype=np.int64),
+        records=RecordRows(
+            studios=[i.studios for i in inputs],
+            when=np.array([i.when for i in inputs], dtype=np.float64),
+            groups=franchises,
+            embeddings=embeddings.astype(np.float32),
+        ),
+        record_groups=tuple(g for g in RECORD_GROUPS if g in spec.groups),
+        genre_columns=np.array([embeddings.shape[1] + tabular[f"genre:{g}"] for g in spec.genres], dtype=np.int64),
     )
     return Dataset(data=data, spec=spec, embeddings=embeddings.astype(np.float32), inputs=inputs)

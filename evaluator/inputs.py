@@ -2,9 +2,9 @@
 form, the API's body and the command's arguments, and documents the API's request in the schema.
 
 A synopsis of 30-5,000 characters after trimming (NUL removed), genres from the catalogue's
-vocabulary (case-insensitive, each at most once), type and source from the values the catalogue
-holds, episodes and year in range (the year up to five years ahead). Every bad field gets its
-own message.
+vocabulary (case-insensitive, each at most once), type, source and age rating from the values the
+catalogue holds, studios by name, episodes, minutes per episode and year in range (the year up to
+five years ahead), a season. Every bad field gets its own message.
 """
 
 from __future__ import annotations
@@ -17,12 +17,15 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.fields import empty
 
-from evaluator.features import AnimeInput
+from evaluator.features import SEASONS, AnimeInput
 from evaluator.selectors import catalogue_choices
 
 SYNOPSIS_MIN = 30
 SYNOPSIS_MAX = 5000
 EPISODES_RANGE = (1, 3000)
+DURATION_RANGE = (1, 300)
+MAX_STUDIOS = 10
+STUDIO_MAX_CHARS = 100
 YEAR_MIN = 1917
 YEARS_AHEAD = 5
 MAX_GENRES = 40
@@ -81,6 +84,30 @@ class GenreNamesField(_Optional):
         return tuple(sorted({by_lower[g.strip().lower()] for g in data}))
 
 
+@extend_schema_field(
+    {"type": "array", "items": {"type": "string", "maxLength": STUDIO_MAX_CHARS}, "maxItems": MAX_STUDIOS}
+)
+class StudioNamesField(_Optional):
+    """Studio names: a list, or one text with commas. A studio the catalogue knows takes the
+    catalogue's spelling (any case); a new one is kept as given (it has no record yet)."""
+
+    default_empty: Any = ()
+
+    def to_internal_value(self, data: Any) -> tuple[str, ...]:
+        if isinstance(data, str):
+            data = data.split(",")
+        if not isinstance(data, list | tuple) or not all(isinstance(s, str) for s in data):
+            raise serializers.ValidationError("Must be a list of studio names.")
+        names = [" ".join(s.split()) for s in data if s.strip()]
+        if len(names) > MAX_STUDIOS:
+            raise serializers.ValidationError(f"At most {MAX_STUDIOS} studios.")
+        long = [n for n in names if len(n) > STUDIO_MAX_CHARS]
+        if long:
+            raise serializers.ValidationError(f"Keep each studio name under {STUDIO_MAX_CHARS} characters.")
+        known = {s.lower(): s for s in catalogue_choices().studios}
+        return tuple(dict.fromkeys(known.get(n.lower(), n) for n in names))
+
+
 @extend_schema_field(OpenApiTypes.STR)
 class CatalogueValueField(_Optional):
     """One of the values the catalogue holds for ``kind`` ("type", "source"), any case."""
@@ -135,6 +162,22 @@ class YearField(WholeNumberField):
         super().__init__(YEAR_MIN, year_max, **kwargs)
 
 
+@extend_schema_field({"type": "integer", "minimum": DURATION_RANGE[0], "maximum": DURATION_RANGE[1], "nullable": True})
+class DurationField(WholeNumberField):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(*DURATION_RANGE, **kwargs)
+
+
+@extend_schema_field({"type": "string", "enum": list(SEASONS)})
+class SeasonField(_Optional):
+    default_empty: Any = ""
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str) or data.strip().lower() not in SEASONS:
+            raise serializers.ValidationError(f"Choose one of: {', '.join(SEASONS)}.")
+        return data.strip().lower()
+
+
 class EvaluateInputSerializer(serializers.Serializer):
     synopsis = SynopsisField(help_text=f"Plot synopsis, {SYNOPSIS_MIN}-{SYNOPSIS_MAX:,} characters after trimming.")
     genres = GenreNamesField(
@@ -144,6 +187,14 @@ class EvaluateInputSerializer(serializers.Serializer):
     source = CatalogueValueField("source", required=False, help_text="Source material, e.g. Manga.")
     episodes = EpisodesField(required=False, help_text=f"{EPISODES_RANGE[0]}-{EPISODES_RANGE[1]}.")
     year = YearField(required=False, help_text=f"{YEAR_MIN} to five years from now.")
+    studios = StudioNamesField(
+        required=False,
+        help_text="Animation studios (a list, or one text with commas). Their track record in the catalogue "
+        "is one of the model's inputs; a studio the catalogue does not know has none.",
+    )
+    rating = CatalogueValueField("rating", required=False, help_text="Age rating, e.g. PG-13 - Teens 13 or older.")
+    duration = DurationField(required=False, help_text="Minutes per episode.")
+    season = SeasonField(required=False, help_text="Season it starts airing: winter, spring, summer or fall.")
 
 
 class EvaluationInputError(Exception):
@@ -170,4 +221,8 @@ def evaluation_input_clean(data: Any) -> AnimeInput:
         source=values.get("source", ""),
         episodes=values.get("episodes"),
         year=values.get("year"),
+        studios=tuple(values.get("studios", ())),
+        rating=values.get("rating", ""),
+        duration=values.get("duration"),
+        season=values.get("season", ""),
     )

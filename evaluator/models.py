@@ -55,6 +55,16 @@ class TrainingRun(models.Model):
     confusion_matrix = models.JSONField(default=list, blank=True, help_text="Rows: true tier, columns: predicted.")
     per_tier_f1 = models.JSONField(default=dict, blank=True)
     calibration = models.JSONField(default=dict, blank=True, help_text="Reliability-curve bins (grouped CV).")
+    designs = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Every model's figures under each test design (grouped CV, time split, random split), "
+        "its tier-set coverage per level, and the design's facts (folds, cut year).",
+    )
+    selection = models.JSONField(
+        default=dict, blank=True, help_text="How the nested selection chose: the criterion and each split's winners."
+    )
+    phases = models.JSONField(default=dict, blank=True, help_text="Seconds spent in each phase of the training.")
     artifact = models.CharField(max_length=255, blank=True, help_text="File under VAR_DIR/models.")
     duration_seconds = models.FloatField(null=True, blank=True)
 
@@ -113,6 +123,17 @@ class Evaluation(models.Model):
     predicted_score = models.FloatField()
     neighbours = models.JSONField(default=list)
     genre_effects = models.JSONField(default=dict, help_text="Given genre -> its effect on the predicted score.")
+    studios = models.JSONField(default=list, blank=True)
+    rating = models.CharField(max_length=64, blank=True)
+    duration = models.PositiveSmallIntegerField(null=True, blank=True, help_text="Minutes per episode.")
+    season = models.CharField(max_length=16, blank=True)
+    tier_set = models.JSONField(
+        default=list, blank=True, help_text="Tier values, best first: the conformal set at tier_set_level."
+    )
+    tier_set_level = models.FloatField(null=True, blank=True)
+    reasons = models.JSONField(
+        default=list, blank=True, help_text="The inputs that moved the predicted score most, with their effects."
+    )
 
     comment = models.TextField(blank=True)
     comment_source = models.CharField(max_length=16, default="offline")
@@ -133,6 +154,26 @@ class Evaluation(models.Model):
     @property
     def top_probability(self) -> float:
         return max(self.probabilities.values()) if self.probabilities else 0.0
+
+    @property
+    def tier_set_labels(self) -> list[str]:
+        return [Tier(t).label for t in self.tier_set]
+
+    @property
+    def tier_set_text(self) -> str:
+        """ "Worthwhile or Top-tier" (best last, as people say it)."""
+        labels = list(reversed(self.tier_set_labels))
+        if not labels:
+            return ""
+        return labels[0] if len(labels) == 1 else f"{', '.join(labels[:-1])} or {labels[-1]}"
+
+    @property
+    def reasons_up(self) -> list[dict[str, object]]:
+        return [r for r in self.reasons if r["effect"] >= 0.005][:4]
+
+    @property
+    def reasons_down(self) -> list[dict[str, object]]:
+        return [r for r in self.reasons if r["effect"] <= -0.005][:4]
 
     @property
     def comment_final(self) -> bool:

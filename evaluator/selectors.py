@@ -10,7 +10,10 @@ from django.db.models import QuerySet
 
 from catalog.models import Anime, Genre
 from evaluator.models import Evaluation, TrainingRun
+from evaluator.training import BASELINES, FAMILIES, LEVEL
 from jobs.owners import owner_gone
+
+DESIGNS = ("grouped", "time", "random")
 
 
 def training_run_running() -> TrainingRun | None:
@@ -37,6 +40,8 @@ class CatalogueChoices:
     genres_by_kind: tuple[tuple[str, tuple[str, ...]], ...]
     types: tuple[str, ...]
     sources: tuple[str, ...]
+    ratings: tuple[str, ...] = ()
+    studios: tuple[str, ...] = ()
 
 
 _choices: tuple[float, CatalogueChoices] | None = None
@@ -60,7 +65,7 @@ def catalogue_choices_forget() -> None:
 
 
 def catalogue_choices_load() -> CatalogueChoices:
-    """The catalogue's genres (by kind), types and sources."""
+    """The catalogue's genres (by kind), types, sources, age ratings and studios."""
     genres = list(Genre.objects.order_by("kind", "name").values_list("name", "kind"))
     kinds: dict[str, list[str]] = {}
     for name, kind in genres:
@@ -74,6 +79,51 @@ def catalogue_choices_load() -> CatalogueChoices:
     sources = tuple(
         sorted(s for s in Anime.objects.exclude(source="").order_by().values_list("source", flat=True).distinct())
     )
-    return CatalogueChoices(
-        genres=tuple(sorted(n for n, _ in genres)), genres_by_kind=by_kind, types=types, sources=sources
+    ratings = tuple(
+        sorted(r for r in Anime.objects.exclude(rating="").order_by().values_list("rating", flat=True).distinct())
     )
+    studios = sorted({s for row in Anime.objects.order_by().values_list("studios", flat=True) for s in row or ()})
+    return CatalogueChoices(
+        genres=tuple(sorted(n for n, _ in genres)),
+        genres_by_kind=by_kind,
+        types=types,
+        sources=sources,
+        ratings=ratings,
+        studios=tuple(studios),
+    )
+
+
+def run_summary(run: TrainingRun) -> dict[str, object]:
+    """A training run's report as data (``train_classifier --json`` and ``GET /api/model/``): the
+    chosen model's figures under each test design, every candidate's and baseline's, the tier
+    sets' coverage, how the choice was made and the time of each phase."""
+    designs = run.designs or {}
+
+    def figures(name: str) -> dict[str, object]:
+        return {design: designs[design]["metrics"].get(name) for design in DESIGNS if design in designs}
+
+    def sets(name: str) -> dict[str, object]:
+        return {design: designs[design]["sets"].get(name) for design in DESIGNS if design in designs}
+
+    time_split = designs.get("time") or {}
+    chosen_sets = (time_split.get("sets") or {}).get("selected") or {}
+    return {
+        "chosen": run.chosen,
+        "params": run.params,
+        "selection": run.selection,
+        **figures("selected"),
+        "candidates": {name: {**figures(name), "tier_sets": sets(name)} for name in FAMILIES if name in run.candidates},
+        "baselines": {name: figures(name) for name in BASELINES},
+        "time_split": {k: time_split.get(k) for k in ("cut_year", "train", "test")},
+        "tier_sets": {
+            "level": LEVEL,
+            "time": chosen_sets.get(f"{LEVEL:g}"),
+            "grouped": ((designs.get("grouped") or {}).get("sets") or {}).get("selected", {}).get(f"{LEVEL:g}"),
+            "by_level": chosen_sets,
+        },
+        "phases": run.phases,
+        "run_id": run.pk,
+        "active": run.is_active,
+        "baseline": run.baseline,
+        "confusion_matrix": run.confusion_matrix,
+    }

@@ -23,6 +23,25 @@ class NeighbourSerializer(serializers.Serializer):
     api_url = serializers.CharField()
 
 
+class TierSetSerializer(serializers.Serializer):
+    tiers = serializers.ListField(
+        child=serializers.ChoiceField(choices=Tier.choices), help_text="Adjacent tiers, best first."
+    )
+    labels = serializers.ListField(child=serializers.CharField())
+    text = serializers.CharField(help_text='As a reader says it, e.g. "Worthwhile or Top-tier".')
+    level = serializers.FloatField(
+        help_text="The share of unseen anime whose true tier such sets held (split-conformal prediction)."
+    )
+
+
+class EvaluationReasonSerializer(serializers.Serializer):
+    key = serializers.CharField(help_text='Which input: "synopsis", "genre:<name>", "studio", "neighbours", "type", …')
+    label = serializers.CharField()
+    effect = serializers.FloatField(
+        help_text="Predicted score minus the prediction with this input at the catalogue's average."
+    )
+
+
 class EvaluationSerializer(serializers.Serializer):
     id = serializers.UUIDField()
     url = serializers.CharField(help_text="The result page.")
@@ -33,6 +52,10 @@ class EvaluationSerializer(serializers.Serializer):
         child=serializers.FloatField(), help_text="Probability of each tier, best tier first: " + ", ".join(TIER_ORDER)
     )
     predicted_score = serializers.FloatField()
+    tier_set = TierSetSerializer(allow_null=True, help_text="Null for evaluations made before tier sets existed.")
+    reasons = EvaluationReasonSerializer(
+        many=True, help_text="The inputs that moved the predicted score most, strongest first."
+    )
     neighbours = NeighbourSerializer(many=True)
     genre_effects = serializers.DictField(
         child=serializers.FloatField(), help_text="Each given genre's effect on the predicted score."
@@ -57,6 +80,17 @@ def evaluation_data(evaluation: Evaluation, request: Any = None) -> dict[str, An
         "tier_label": Tier(evaluation.tier).label,
         "probabilities": evaluation.probabilities,
         "predicted_score": evaluation.predicted_score,
+        "tier_set": (
+            {
+                "tiers": evaluation.tier_set,
+                "labels": evaluation.tier_set_labels,
+                "text": evaluation.tier_set_text,
+                "level": evaluation.tier_set_level,
+            }
+            if evaluation.tier_set
+            else None
+        ),
+        "reasons": evaluation.reasons,
         "neighbours": [
             {
                 "mal_id": n["mal_id"],
@@ -81,6 +115,47 @@ def evaluation_data(evaluation: Evaluation, request: Any = None) -> dict[str, An
             "source": evaluation.source,
             "episodes": evaluation.episodes,
             "year": evaluation.year,
+            "studios": evaluation.studios,
+            "rating": evaluation.rating,
+            "duration": evaluation.duration,
+            "season": evaluation.season,
         },
         "created_at": evaluation.created_at,
     }
+
+
+class MetricsSerializer(serializers.Serializer):
+    accuracy = serializers.FloatField()
+    macro_f1 = serializers.FloatField()
+    within_one = serializers.FloatField(help_text="Share predicted at most one tier away.")
+    spearman = serializers.FloatField(help_text="Rank correlation of predicted and true scores.")
+    ece = serializers.FloatField(help_text="Expected calibration error of the top probability.")
+
+
+class DesignsSerializer(serializers.Serializer):
+    grouped = MetricsSerializer(help_text="Franchise-grouped K-fold CV.")
+    time = MetricsSerializer(allow_null=True, help_text="Time split: trained before the cut year, tested from it on.")
+    random = MetricsSerializer(help_text="Random K-fold split (sequels leak across it).")
+
+
+class SetFiguresSerializer(serializers.Serializer):
+    coverage = serializers.FloatField(help_text="Share of held-out anime whose true tier was in the set.")
+    mean_size = serializers.FloatField(help_text="Tiers per set, on average.")
+
+
+class ModelReportSerializer(serializers.Serializer):
+    run_id = serializers.IntegerField()
+    active = serializers.BooleanField()
+    chosen = serializers.CharField(help_text="The family the nested selection chose on all the data.")
+    params = serializers.DictField(help_text="The deployed configuration.")
+    selection = serializers.DictField(help_text="The selection criterion and each split's winners.")
+    grouped = MetricsSerializer(help_text="The chosen model (nested selection), grouped CV.")
+    time = MetricsSerializer(allow_null=True, help_text="The chosen model, time split.")
+    random = MetricsSerializer(help_text="The chosen model, random split.")
+    candidates = serializers.DictField(child=serializers.DictField(), help_text="Every family, per design.")
+    baselines = serializers.DictField(child=DesignsSerializer(), help_text="Majority tier and the seed's model.")
+    time_split = serializers.DictField(help_text="cut_year, train and test counts.")
+    tier_sets = serializers.DictField(help_text="Coverage and mean size of the 90% sets (time split, grouped CV).")
+    phases = serializers.DictField(help_text="Seconds per training phase.")
+    baseline = serializers.DictField(help_text="Majority tier, grouped CV (kept for older clients).")
+    confusion_matrix = serializers.ListField(child=serializers.ListField(child=serializers.IntegerField()))

@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
+import numpy as np
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -18,12 +19,18 @@ from django.utils import timezone
 from catalog.models import Anime, TierThresholds
 from evaluator.comment import CommentError, Evidence, Neighbour, comment_backend, gemini_comment, offline_comment
 from evaluator.dataset import dataset_build
-from evaluator.features import DEFAULT_TEXT_VARIANT, TEXT_VARIANTS, AnimeInput
+from evaluator.features import (
+    DEFAULT_FEATURE_GROUPS,
+    DEFAULT_TEXT_VARIANT,
+    FEATURE_GROUPS,
+    TEXT_VARIANTS,
+    AnimeInput,
+)
 from evaluator.inputs import evaluation_input_clean
 from evaluator.models import CommentStatus, Evaluation, TrainingRun
 from evaluator.predictor import Predictor, predictor_for
 from evaluator.selectors import training_run_running
-from evaluator.training import calibration_bins, train
+from evaluator.training import BASELINES, INNER_FOLDS, SELECTION_KEYS, TrainingOutcome, calibration_bins, train
 from jobs.owners import owner_gone, owner_token
 from jobs.services import task_dispatch
 
@@ -95,6 +102,9 @@ def evidence_of(evaluation: Evaluation) -> Evidence:
             for n in evaluation.neighbours
         ],
         genre_effects=evaluation.genre_effects,
+        tier_set=list(evaluation.tier_set),
+        set_level=evaluation.tier_set_level or 0.0,
+        reasons=list(evaluation.reasons),
     )
 
 
@@ -131,11 +141,18 @@ def evaluation_create(*, data: Mapping[str, object]) -> EvaluationResult:
         source=item.source,
         episodes=item.episodes,
         year=item.year,
+        studios=list(item.studios),
+        rating=item.rating,
+        duration=item.duration,
+        season=item.season,
         tier=prediction.tier,
         probabilities=prediction.probabilities,
         predicted_score=prediction.predicted_score,
         neighbours=_neighbours(prediction.neighbours),
         genre_effects=prediction.genre_effects,
+        tier_set=prediction.tier_set,
+        tier_set_level=prediction.set_level,
+        reasons=[r.as_dict() for r in prediction.reasons],
         comment_source="offline",
         comment_status=CommentStatus.PENDING if gemini else CommentStatus.FINAL,
     )
@@ -217,6 +234,7 @@ def training_run_execute(
     candidates: Sequence[str] | None = None,
     text_variant: str = DEFAULT_TEXT_VARIANT,
     limit: int | None = None,
+    features: Sequence[str] = DEFAULT_FEATURE_GROUPS,
     activate: bool = True,
     progress: Callable[[str], None] | None = None,
 ) -> TrainingRun:
@@ -233,12 +251,14 @@ def training_run_execute(
         if thresholds is None:
             raise RuntimeError("No tier thresholds yet: import the catalogue first.")
         cutoffs = thresholds.cutoffs
-        dataset = dataset_build(cutoffs=cutoffs, text_variant=text_variant, limit=limit)
+        dataset = dataset_build(cutoffs=cutoffs, text_variant=text_variant, limit=limit, groups=tuple(features))
         if progress:
             progress(
                 f"{len(dataset.inputs)} scored anime, {dataset.data.X.shape[1]} features ({dataset.spec.embedding})"
             )
+        phases = {"dataset": round(time.perf_counter() - started, 2)}
         outcome = train(dataset.data, folds=folds, candidates=candidates, progress=progress)
+        saving = time.perf_counter()
         predictor = Predictor(
             spec=dataset.spec,
             model=outcome.model,
@@ -246,11 +266,11 @@ def training_run_execute(
             catalogue_ids=dataset.data.mal_ids,
             catalogue_embeddings=dataset.embeddings,
         )
-        chosen = outcome.reports[outcome.chosen].grouped
         run.artifact = predictor.save(f"run-{run.pk}.joblib")
+        run_record_outcome(run, outcome, y=dataset.data.y)
         run.n_samples = len(dataset.inputs)
         run.n_franchises = len(set(dataset.data.groups.tolist()))
-        run.n_features = int(dataset.data.X.shape[1])
+        run.n_features = int(dataset.data.X.shape[1] + len(outcome.model.encoder.names))
         run.folds = folds
         run.thresholds = {
             "scheme": thresholds.scheme,
@@ -260,30 +280,7 @@ def training_run_execute(
         }
         run.embedding = dataset.spec.embedding
         run.text_variant = text_variant
-        run.candidates = {
-            name: {
-                "grouped": r.grouped.metrics,
-                "random": r.random.metrics,
-                "confusion_matrix": r.grouped.confusion,
-                "per_tier_f1": r.grouped.per_tier_f1,
-                "seconds": r.seconds,
-            }
-            for name, r in outcome.reports.items()
-        }
-        run.chosen = outcome.chosen
-        run.params = outcome.model.describe()
-        run.metrics = {
-            "grouped": chosen.metrics,
-            "random": outcome.reports[outcome.chosen].random.metrics,
-        }
-        run.baseline = outcome.baseline.metrics
-        run.confusion_matrix = chosen.confusion
-        run.per_tier_f1 = chosen.per_tier_f1
-        run.calibration = {
-            **calibration_bins(chosen.probabilities, dataset.data.y),
-            # For the report's score histogram: what the model predicts for anime it never saw.
-            "predicted_scores": [round(float(v), 3) for v in chosen.scores],
-        }
+        run.phases = {**phases, **outcome.phases, "save": round(time.perf_counter() - saving, 2)}
         run.status = TrainingRun.Status.SUCCEEDED
     except Exception as error:
         run.status = TrainingRun.Status.FAILED
@@ -294,11 +291,96 @@ def training_run_execute(
         raise
     run.finished_at = timezone.now()
     run.duration_seconds = round(time.perf_counter() - started, 2)
+    run.phases["total"] = run.duration_seconds
     run.save()
     if activate:
         training_run_activate_if_better(run=run)
         run.refresh_from_db()
     return run
+
+
+def run_record_outcome(run: TrainingRun, outcome: TrainingOutcome, *, y: np.ndarray) -> None:
+    """Copy a training's figures into its run: every model under every test design, the chosen
+    model's, the baselines', the tier sets' coverage, the selection and the charts' data."""
+    grouped = outcome.designs["grouped"]
+    models = [*outcome.families, "selected"]
+
+    def figures(name: str) -> dict[str, object]:
+        return {design: d.metrics[name] for design, d in outcome.designs.items()}
+
+    run.candidates = {
+        name: {
+            **figures(name),
+            "confusion_matrix": grouped.confusion[name],
+            "per_tier_f1": grouped.per_tier_f1[name],
+        }
+        for name in outcome.families
+    }
+    run.chosen = outcome.chosen
+    run.params = outcome.model.describe()
+    run.metrics = figures("selected")
+    run.baseline = grouped.metrics["majority"]
+    run.confusion_matrix = grouped.confusion["selected"]
+    run.per_tier_f1 = grouped.per_tier_f1["selected"]
+    run.designs = {
+        design: {
+            **d.extra,
+            "anime": len(d.rows),
+            "metrics": {name: d.metrics[name] for name in [*models, *BASELINES]},
+            "sets": {name: d.sets[name] for name in models},
+            "confusion_matrix": d.confusion["selected"],
+        }
+        for design, d in outcome.designs.items()
+    }
+    run.selection = {
+        "criterion": "mean of accuracy, macro-F1, within-one accuracy and Spearman on the out-of-fold "
+        f"predictions of a franchise-grouped {INNER_FOLDS}-fold CV inside each split's training rows",
+        "deployed": run.params,
+        "splits": {design: d.chosen for design, d in outcome.designs.items()},
+    }
+    probabilities = grouped.probabilities["selected"]
+    order = np.argsort(grouped.rows)
+    run.calibration = {
+        **calibration_bins(probabilities, y[grouped.rows]),
+        # For the report's score histogram: what the model predicts for anime it never saw.
+        "predicted_scores": [round(float(v), 3) for v in grouped.scores["selected"][order]],
+    }
+
+
+def feature_ablation(
+    *,
+    folds: int = 5,
+    text_variant: str = DEFAULT_TEXT_VARIANT,
+    limit: int | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> list[dict[str, object]]:
+    """The chosen model (nested selection) on the grouped CV and the time split with every
+    optional feature group, then with each one left out. A group is kept when leaving it out
+    lowers the selection criterion on both designs. Records nothing."""
+    thresholds = TierThresholds.objects.current()
+    if thresholds is None:
+        raise RuntimeError("No tier thresholds yet: import the catalogue first.")
+    variants = [("all", None, FEATURE_GROUPS)] + [
+        (f"without {group}", group, tuple(g for g in FEATURE_GROUPS if g != group)) for group in FEATURE_GROUPS
+    ]
+    rows: list[dict[str, object]] = []
+    for name, left_out, groups in variants:
+        dataset = dataset_build(cutoffs=thresholds.cutoffs, text_variant=text_variant, limit=limit, groups=groups)
+        outcome = train(dataset.data, folds=folds, designs=("grouped", "time"), final=False)
+        row: dict[str, object] = {"name": name, "left_out": left_out, "groups": list(groups)}
+        for design in ("grouped", "time"):
+            metrics = dict(outcome.designs[design].metrics["selected"])
+            metrics["criterion"] = round(sum(metrics[k] for k in SELECTION_KEYS) / len(SELECTION_KEYS), 4)
+            row[design] = metrics
+        if left_out:
+            full = rows[0]
+            row["keep"] = all(row[d]["criterion"] < full[d]["criterion"] for d in ("grouped", "time"))
+        rows.append(row)
+        if progress:
+            progress(
+                f"{name}: criterion grouped {row['grouped']['criterion']:.4f}, time {row['time']['criterion']:.4f}"
+            )
+    return rows
 
 
 def training_run_activate(*, run: TrainingRun) -> TrainingRun:

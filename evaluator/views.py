@@ -11,11 +11,12 @@ from django.views.decorators.http import require_GET, require_http_methods
 from catalog.models import TierThresholds
 from catalog.tiers import TIER_ORDER, Tier
 from evaluator import charts, services
+from evaluator.features import SEASONS
 from evaluator.inputs import SYNOPSIS_MAX, SYNOPSIS_MIN, EvaluationInputError, year_max
 from evaluator.models import Evaluation, TrainingRun
 from evaluator.selectors import catalogue_choices, evaluation_get, training_runs_history
 
-FIELDS = ("synopsis", "type", "source", "episodes", "year")
+FIELDS = ("synopsis", "type", "source", "episodes", "year", "studios", "rating", "duration", "season")
 
 
 def _form_values(request: HttpRequest) -> dict[str, object]:
@@ -33,6 +34,7 @@ def _form_context(values: dict[str, object] | None = None, errors: dict[str, lis
         "synopsis_min": SYNOPSIS_MIN,
         "synopsis_max": SYNOPSIS_MAX,
         "year_max": year_max(),
+        "seasons": SEASONS,
         "active_run": (active := TrainingRun.objects.active()),
         "model_unavailable": "" if active is not None else services.model_unavailable_reason(),
     }
@@ -94,6 +96,10 @@ def evaluation_result(request: HttpRequest, pk: str) -> HttpResponse:
         "source": evaluation.source,
         "episodes": evaluation.episodes or "",
         "year": evaluation.year or "",
+        "studios": ", ".join(evaluation.studios),
+        "rating": evaluation.rating,
+        "duration": evaluation.duration or "",
+        "season": evaluation.season,
     }
     context = {**_form_context(values), **result_context(evaluation), "show_result": True}
     return render(request, "evaluator/evaluate.html", context)
@@ -108,17 +114,61 @@ def evaluation_comment(request: HttpRequest, pk: str) -> HttpResponse:
     return render(request, "evaluator/evaluate.html#comment", {"evaluation": evaluation})
 
 
+DESIGNS = (
+    (
+        "time",
+        "Time split",
+        "Trained on anime that started airing before {cut_year}, tested on the {test} scored anime from "
+        "{cut_year} on: the question you ask about an anime that is not out yet.",
+    ),
+    (
+        "grouped",
+        "Franchise-grouped cross-validation",
+        "{folds}-fold CV where a franchise's sequels and spin-offs never sit on both sides of a split.",
+    ),
+    (
+        "random",
+        "Random split",
+        "{folds}-fold CV with random folds: sequels leak across them, so this flatters every model. "
+        "Shown to compare with the seed project's figure, never used to choose.",
+    ),
+)
+MODEL_LABELS = {
+    "selected": "Chosen model (nested selection)",
+    "ensemble": "Ensemble (logistic + ridge)",
+    "logreg": "Logistic regression",
+    "ridge": "Ridge score regressor",
+    "seed-logreg": "Baseline: seed's logistic regression",
+    "majority": "Baseline: majority tier",
+}
+
+
+def model_designs(run: TrainingRun) -> list[dict[str, object]]:
+    """The run's figures per test design, as the report's tables show them."""
+    out = []
+    for key, title, description in DESIGNS:
+        design = (run.designs or {}).get(key)
+        if not design:
+            continue
+        level = "0.9"
+        rows = [
+            {
+                "name": name,
+                "label": MODEL_LABELS.get(name, name),
+                "metrics": metrics,
+                "set": (design.get("sets", {}).get(name) or {}).get(level),
+                "chosen": name == "selected",
+                "baseline": name in ("seed-logreg", "majority"),
+            }
+            for name, metrics in design["metrics"].items()
+        ]
+        out.append({"key": key, "title": title, "description": description.format(**design), "rows": rows, **design})
+    return out
+
+
 @require_GET
 def model_report(request: HttpRequest) -> HttpResponse:
     run = TrainingRun.objects.active()
-    rows = []
-    if run is not None:
-        seed = (run.candidates.get("logreg") or {}).get("grouped")
-        rows = [
-            ("Active model (" + run.chosen + ")", run.metrics.get("grouped"), run.metrics.get("random")),
-            ("Seed's logistic regression", seed, (run.candidates.get("logreg") or {}).get("random")),
-            ("Majority class", run.baseline, None),
-        ]
     per_tier = (
         [
             {
@@ -132,11 +182,13 @@ def model_report(request: HttpRequest) -> HttpResponse:
         if run
         else []
     )
+    time_sets = ((run.designs or {}).get("time") or {}).get("sets", {}).get("selected", {}) if run else {}
     context = {
         "run": run,
-        "rows": rows,
+        "designs": model_designs(run) if run else [],
+        "time_set": time_sets.get("0.9"),
         "per_tier": per_tier,
-        "candidates": sorted((run.candidates or {}).items()) if run else [],
+        "phases": {k: v for k, v in (run.phases or {}).items() if not isinstance(v, dict)} if run else {},
         "history": training_runs_history()[:50],
         "thresholds": TierThresholds.objects.current(),
         "tiers": TIER_ORDER,

@@ -37,6 +37,34 @@ def test_it_writes_an_offline_comment_from_the_evidence():
     assert "Comedy" not in text  # too small an effect to mention
 
 
+REASONED = Evidence(
+    **{
+        **EVIDENCE.__dict__,
+        "tier_set": ["top-tier", "worthwhile", "watchable"],
+        "set_level": 0.9,
+        "reasons": [
+            {"key": "studio", "label": "Madhouse's record: 95 earlier anime averaging 7.89", "effect": 0.19},
+            {"key": "synopsis", "label": "The synopsis's wording", "effect": -0.1},
+            {"key": "genre:Drama", "label": "Drama", "effect": 0.085},
+            {"key": "duration", "label": "24 min per episode", "effect": 0.004},
+        ],
+    }
+)
+
+
+def test_it_explains_the_verdict_with_the_tier_set_and_the_reasons():
+    text = offline_comment(REASONED)
+    assert (
+        "With 90% certainty it is Watchable, Worthwhile or Top-tier (the set is wide: the evidence is mixed)." in text
+    )
+    assert (
+        "What lifts the predicted score most: Madhouse's record: 95 earlier anime averaging 7.89 (+0.19) "
+        "and Drama (+0.09)." in text
+    )
+    assert "What holds it back: The synopsis's wording (-0.10)." in text
+    assert "24 min" not in text  # too small an effect to mention
+
+
 def test_it_says_confident_when_the_top_probability_is_high():
     confident = Evidence(
         **{
@@ -74,8 +102,18 @@ def test_it_grounds_the_gemini_prompt_on_the_evidence_only():
         "genre_effects",
         "top_probability",
         "unsure",
+        "tier_set",
+        "set_level",
+        "reasons",
     }
     assert data["unsure"] is True and data["tier"] == "Worthwhile"
+    with_reasons = gemini_prompt(REASONED)
+    data = json.loads(with_reasons.split("\n", 1)[1])
+    assert data["tier_set"] == {"tiers": "Watchable, Worthwhile or Top-tier", "level": 0.9}
+    assert data["reasons"][0] == {
+        "input": "Madhouse's record: 95 earlier anime averaging 7.89",
+        "effect_on_score": 0.19,
+    }
     assert [n["title"] for n in data["neighbours"]] == ["Cowboy Bebop", "Trigun", "Outlaw Star"]
 
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
@@ -82,6 +83,51 @@ def test_it_evaluates_with_the_active_run(active_run):
     assert set(evaluation.genre_effects) == {"Fantasy", "Supernatural"}
     assert evaluation.comment_source == "offline" and evaluation.comment_final
     assert evaluation.neighbours[0]["title"] in evaluation.comment
+    assert evaluation.tier in evaluation.tier_set and evaluation.tier_set_level == 0.9
+    # The strongest reasons are named in the comment.
+    strongest = [r for r in evaluation.reasons if abs(r["effect"]) >= 0.01][:1]
+    assert all(r["label"] in evaluation.comment for r in strongest)
+
+
+def test_its_reasons_are_the_model_s_own_effects(active_run):
+    """Each reason's effect is the predicted score minus the prediction with that input at the
+    training average: recomputing it through the model gives the same number."""
+    from evaluator.features import AnimeInput
+
+    run_predictor = predictor.predictor_for(active_run.pk, active_run.artifact)
+    item = AnimeInput(synopsis=SYNOPSIS, genres=("Drama",), studios=("Madhouse",), episodes=24, duration=24)
+    prediction = run_predictor.predict(item)
+    embedding = predictor.embed_inputs([item], run_predictor.spec, cached=False)
+    X = run_predictor.design(item, embedding)
+    _, base = run_predictor.model.predict(X)
+    assert base[0] == pytest.approx(prediction.predicted_score, abs=0.01)
+    columns = run_predictor._columns()
+    for key in ("studio", "episodes"):
+        neutral = X.copy()
+        neutral[0, columns[key]] = run_predictor.model.column_means[columns[key]]
+        _, moved = run_predictor.model.predict(neutral)
+        reason = next(r for r in prediction.reasons if r.key == key)
+        assert reason.effect == pytest.approx(base[0] - moved[0], abs=1e-3)
+    # Inputs left out are not reasons, and they sit at the training average, not at "unknown".
+    assert not {r.key for r in prediction.reasons} & {"type", "source", "year", "rating"}
+    assert np.allclose(X[0, columns["type"]], run_predictor.model.column_means[columns["type"]])
+
+
+def test_a_studio_with_a_strong_record_lifts_the_prediction(active_run):
+    """Same synopsis, a studio whose earlier anime scored high against one whose anime scored low."""
+    from evaluator.features import AnimeInput
+
+    run_predictor = predictor.predictor_for(active_run.pk, active_run.artifact)
+    encoder = run_predictor.model.encoder
+    records = {s: encoder.studio_record((s,)) for s in encoder.by_studio}
+    seasoned = [s for s, r in records.items() if r.count >= 3]
+    best = max(seasoned, key=lambda s: records[s].mean_score)
+    worst = min(seasoned, key=lambda s: records[s].mean_score)
+    high = run_predictor.predict(AnimeInput(synopsis=SYNOPSIS, studios=(best,)))
+    low = run_predictor.predict(AnimeInput(synopsis=SYNOPSIS, studios=(worst,)))
+    assert high.predicted_score > low.predicted_score
+    assert next(r for r in high.reasons if r.key == "studio").effect > 0
+    assert next(r for r in low.reasons if r.key == "studio").effect < 0
 
 
 def test_it_finds_a_catalogue_anime_nearest_to_itself(active_run):

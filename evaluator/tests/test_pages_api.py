@@ -4,6 +4,7 @@ import uuid
 
 import pytest
 
+from catalog.tiers import TIER_ORDER
 from evaluator.models import CommentStatus, Evaluation, TrainingRun
 from evaluator.services import evaluation_comment_refresh
 from evaluator.tests.conftest import SYNOPSIS
@@ -150,7 +151,17 @@ def test_it_tells_the_user_when_the_active_model_file_is_missing(client, active_
 
 
 def test_it_evaluates_through_the_api(client, active_run):
-    body = {"synopsis": SYNOPSIS, "genres": ["Fantasy", "Supernatural"], "type": "TV", "episodes": 12, "year": 2022}
+    body = {
+        "synopsis": SYNOPSIS,
+        "genres": ["Fantasy", "Supernatural"],
+        "type": "TV",
+        "episodes": 12,
+        "year": 2022,
+        "studios": ["madhouse", "A Brand New Studio"],
+        "rating": "pg-13 - teens 13 or older",
+        "duration": 24,
+        "season": "Spring",
+    }
     response = client.post("/api/evaluate/", body, content_type="application/json")
     assert response.status_code == 201
     data = response.json()
@@ -170,7 +181,27 @@ def test_it_evaluates_through_the_api(client, active_run):
         "source": "",
         "episodes": 12,
         "year": 2022,
+        "studios": ["Madhouse", "A Brand New Studio"],
+        "rating": "PG-13 - Teens 13 or older",
+        "duration": 24,
+        "season": "spring",
     }
+    # The tier set: adjacent tiers, best first, holding the predicted tier, at the 90% level.
+    order = [t.value for t in TIER_ORDER]
+    tiers = data["tier_set"]["tiers"]
+    assert tiers == evaluation.tier_set and data["tier_set"]["level"] == 0.9
+    assert data["tier"] in tiers and tiers == order[order.index(tiers[0]) : order.index(tiers[0]) + len(tiers)]
+    assert data["tier_set"]["text"] in evaluation.comment
+    # The reasons: every input given, strongest first, and the studio's record in words.
+    keys = [r["key"] for r in data["reasons"]]
+    assert set(keys) == {
+        "synopsis", "genre:Fantasy", "genre:Supernatural", "type", "episodes", "year", "rating", "duration",
+        "studio", "neighbours",
+    }  # fmt: skip
+    effects = [abs(r["effect"]) for r in data["reasons"]]
+    assert effects == sorted(effects, reverse=True)
+    studio = next(r for r in data["reasons"] if r["key"] == "studio")
+    assert studio["label"].startswith("Madhouse's record: ") and "(A Brand New Studio: none)" in studio["label"]
 
     again = client.post("/api/evaluate/", body, content_type="application/json")
     assert again.status_code == 200 and again.json()["id"] == data["id"]
@@ -233,25 +264,55 @@ def test_it_documents_the_api_in_the_schema(client, catalog):
         "source",
         "episodes",
         "year",
+        "studios",
+        "rating",
+        "duration",
+        "season",
     }
     assert "/api/evaluations/{id}/" in schema["paths"]
+    answer = schema["paths"]["/api/evaluate/"]["post"]["responses"]["201"]["content"]["application/json"]["schema"]
+    properties = schema["components"]["schemas"][answer["$ref"].rsplit("/", 1)[1]]["properties"]
+    assert {"tier_set", "reasons"} <= set(properties)
+    assert schema["paths"]["/api/model/"]["get"]["operationId"] == "model_report"
 
 
 def test_it_reports_the_active_model(client, active_run):
     response = client.get("/model/")
     assert response.status_code == 200
     html = response.content.decode()
-    grouped = active_run.metrics["grouped"]
     assert f"Active model: run {active_run.pk} ({active_run.chosen})" in html
-    assert f"{grouped['macro_f1']:.3f}" in html and f"{active_run.baseline['accuracy']:.3f}" in html
-    assert "Seed&#x27;s logistic regression" in html and "Majority class" in html
-    for name in ("confusion", "per-tier-f1", "calibration", "scores"):
+    # One table per design, the time split first, each with the chosen model and both baselines.
+    assert html.index('id="design-time"') < html.index('id="design-grouped"') < html.index('id="design-random"')
+    timed = active_run.designs["time"]
+    assert f"Trained on anime that started airing before {timed['cut_year']}" in html
+    section = html[html.index('id="design-time"') : html.index('id="design-grouped"')]
+    for name in ("selected", "seed-logreg", "majority"):
+        assert f"{timed['metrics'][name]['accuracy']:.3f}" in section
+    assert "Baseline: seed&#x27;s logistic regression" in section and "Baseline: majority tier" in section
+    coverage = timed["sets"]["selected"]["0.9"]
+    assert f"{coverage['coverage']:.3f}" in section and f"{coverage['mean_size']:.2f}" in section
+    assert "How it was chosen: the configuration with the best mean of accuracy" in html
+    assert 'id="phases"' in html
+    for name in ("coverage", "confusion", "per-tier-f1", "calibration", "scores"):
         src = f"/model/runs/{active_run.pk}/{name}.png"
         assert src in html
         image = client.get(src)
         assert image.status_code == 200 and image["Content-Type"] == "image/png"
         assert image.content[:8] == b"\x89PNG\r\n\x1a\n"
     assert client.get(f"/model/runs/{active_run.pk}/nope.png").status_code == 404
+
+
+def test_it_reports_the_active_model_through_the_api(client, active_run):
+    data = client.get("/api/model/").json()
+    assert data["run_id"] == active_run.pk and data["chosen"] == active_run.chosen
+    for design in ("grouped", "time", "random"):
+        assert data[design] == active_run.designs[design]["metrics"]["selected"]
+        assert data["baselines"]["seed-logreg"][design] == active_run.designs[design]["metrics"]["seed-logreg"]
+    assert data["time_split"]["cut_year"] == active_run.designs["time"]["cut_year"]
+    assert data["tier_sets"]["time"] == active_run.designs["time"]["sets"]["selected"]["0.9"]
+    TrainingRun.objects.update(is_active=False)
+    gone = client.get("/api/model/")
+    assert gone.status_code == 503 and "No trained model" in gone.json()["detail"]
 
 
 def test_it_draws_the_report_charts_in_parallel_threads(active_run):

@@ -21,11 +21,17 @@ class Command(BaseCommand):
         parser.add_argument("--source", default="")
         parser.add_argument("--episodes", default="")
         parser.add_argument("--year", default="")
+        parser.add_argument("--studio", action="append", default=[], help="repeatable")
+        parser.add_argument("--rating", default="", help="age rating, e.g. 'PG-13 - Teens 13 or older'")
+        parser.add_argument("--duration", default="", help="minutes per episode")
+        parser.add_argument("--season", default="", help="winter, spring, summer or fall")
         parser.add_argument("--json", action="store_true")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        data = {name: options[name] for name in ("synopsis", "type", "source", "episodes", "year")}
+        fields = ("synopsis", "type", "source", "episodes", "year", "rating", "duration", "season")
+        data = {name: options[name] for name in fields}
         data["genres"] = options["genre"]
+        data["studios"] = options["studio"]
         try:
             result = evaluation_create(data=data)
         except EvaluationInputError as error:
@@ -40,6 +46,12 @@ class Command(BaseCommand):
         for tier in TIER_ORDER:
             p = evaluation.probabilities.get(tier.value, 0.0)
             self.stdout.write(f"  {tier.label:<11} {p:6.1%} {'#' * round(p * 40)}")
+        if evaluation.tier_set:
+            self.stdout.write(f"{evaluation.tier_set_level:.0%} tier set: {evaluation.tier_set_text}")
+        if evaluation.reasons:
+            self.stdout.write("Reasons (effect on the predicted score):")
+            for reason in evaluation.reasons[:8]:
+                self.stdout.write(f"  {reason['effect']:+.3f}  {reason['label']}")
         self.stdout.write("Nearest catalogue anime:")
         for n in evaluation.neighbours:
             score = f"{n['score']:.2f}" if n["score"] is not None else "–"
