@@ -3,6 +3,7 @@ environment through the typed helpers in ``animesite.env`` (see the README's set
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from celery.schedules import crontab
@@ -243,6 +244,8 @@ EVALUATOR_COMMENT_BACKEND = env_choice("EVALUATOR_COMMENT_BACKEND", "offline", (
 GEMINI_MODEL = env_str("GEMINI_MODEL", "gemini-2.5-flash")
 EVALUATOR_GEMINI_TIMEOUT = env_float("EVALUATOR_GEMINI_TIMEOUT", 10.0, minimum=0.1)
 EVALUATOR_GEMINI_RETRIES = env_int("EVALUATOR_GEMINI_RETRIES", 3, minimum=1)
+# Processes for the training's outer splits (joblib/loky; 1 = in this process).
+EVALUATOR_TRAIN_JOBS = env_int("EVALUATOR_TRAIN_JOBS", min(os.cpu_count() or 1, 4), minimum=1)
 EVALUATE_THROTTLE_RATE = env_str("EVALUATE_THROTTLE_RATE", "60/minute")
 CELERY_BEAT_SCHEDULE["evaluator-retrain-weekly"] = {
     "task": "evaluator.tasks.retrain_scheduled",

@@ -257,7 +257,13 @@ def training_run_execute(
                 f"{len(dataset.inputs)} scored anime, {dataset.data.X.shape[1]} features ({dataset.spec.embedding})"
             )
         phases = {"dataset": round(time.perf_counter() - started, 2)}
-        outcome = train(dataset.data, folds=folds, candidates=candidates, progress=progress)
+        outcome = train(
+            dataset.data,
+            folds=folds,
+            candidates=candidates,
+            jobs=settings.EVALUATOR_TRAIN_JOBS,
+            progress=progress,
+        )
         saving = time.perf_counter()
         predictor = Predictor(
             spec=dataset.spec,
@@ -366,7 +372,9 @@ def feature_ablation(
     rows: list[dict[str, object]] = []
     for name, left_out, groups in variants:
         dataset = dataset_build(cutoffs=thresholds.cutoffs, text_variant=text_variant, limit=limit, groups=groups)
-        outcome = train(dataset.data, folds=folds, designs=("grouped", "time"), final=False)
+        outcome = train(
+            dataset.data, folds=folds, designs=("grouped", "time"), final=False, jobs=settings.EVALUATOR_TRAIN_JOBS
+        )
         row: dict[str, object] = {"name": name, "left_out": left_out, "groups": list(groups)}
         for design in ("grouped", "time"):
             metrics = dict(outcome.designs[design].metrics["selected"])

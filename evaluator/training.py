@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -720,12 +719,6 @@ class TrainingOutcome:
         }
 
 
-def train_jobs() -> int:
-    """Processes for the outer splits (``EVALUATOR_TRAIN_JOBS``; default: the machine's cores)."""
-    value = os.environ.get("EVALUATOR_TRAIN_JOBS", "")
-    return max(1, int(value)) if value.isdigit() else max(1, min(os.cpu_count() or 1, 4))
-
-
 def train(
     data: TrainingData,
     *,
@@ -740,7 +733,8 @@ def train(
     progress: Callable[[str], None] | None = None,
 ) -> TrainingOutcome:
     """Nested selection and evaluation under the test designs, then (``final``) the deployed
-    model: the selection repeated on all the data and its winner fitted on everything."""
+    model: the selection repeated on all the data and its winner fitted on everything. The outer
+    splits run in ``jobs`` processes."""
     families = tuple(candidates or FAMILIES)
     unknown = [n for n in families if n not in FAMILIES]
     if unknown:
@@ -764,7 +758,7 @@ def train(
     if progress:
         cut = f"time split at {timed[0]} ({len(timed[1])} train / {len(timed[2])} test)" if timed else "no time split"
         progress(f"{len(tasks)} fits with nested selection ({', '.join(designs)}; {cut}{', final' if final else ''}) …")
-    n_jobs = jobs or train_jobs()
+    n_jobs = max(1, jobs or 1)
     fit_started = time.perf_counter()
     results = Parallel(n_jobs=n_jobs, backend="loky" if n_jobs > 1 else "sequential")(
         delayed(split_run)(data, train, test, grid=grid, families=families, levels=levels, keep_model=keep)
