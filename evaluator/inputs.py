@@ -168,7 +168,7 @@ class DurationField(WholeNumberField):
         super().__init__(*DURATION_RANGE, **kwargs)
 
 
-@extend_schema_field({"type": "string", "enum": list(SEASONS)})
+@extend_schema_field({"type": "string", "enum": ["", *SEASONS], "description": "Empty: not given."})
 class SeasonField(_Optional):
     default_empty: Any = ""
 
