@@ -59,6 +59,10 @@ X_FRAME_OPTIONS = "DENY"
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DJANGO_DATA_UPLOAD_MAX_MEMORY_SIZE", 1024 * 1024, minimum=1024)
 DATA_UPLOAD_MAX_NUMBER_FIELDS = env_int("DJANGO_DATA_UPLOAD_MAX_NUMBER_FIELDS", 200, minimum=10)
 FILE_UPLOAD_MAX_MEMORY_SIZE = DATA_UPLOAD_MAX_MEMORY_SIZE
+# Uploaded files stay in memory, never on disk, and stop at this size (animesite/uploads.py);
+# the only upload is a MyAnimeList list export (its parser has the same limit).
+FILE_UPLOAD_HANDLERS = ["animesite.uploads.MemoryOnlyUploadHandler"]
+FILE_UPLOAD_MAX_BYTES = 5 * 1024 * 1024
 # Seconds each part of /readyz may take (animesite/health.py).
 HEALTH_CHECK_TIMEOUT = env_float("HEALTH_CHECK_TIMEOUT", 2.0, minimum=0.1)
 # One log line per request (method, path, status, duration, request id); runserver logs its own.
@@ -82,7 +86,10 @@ INSTALLED_APPS = [
     "evaluator",
     "crawler",
     "jobs",
+    "accounts",
 ]
+LOGIN_REDIRECT_URL = "/my-list/"
+LOGOUT_REDIRECT_URL = "/"
 
 MIDDLEWARE = [
     "animesite.middleware.RequestIdMiddleware",

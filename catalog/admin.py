@@ -16,7 +16,7 @@ from django.http import HttpRequest
 from django.utils.html import format_html
 
 from catalog import services
-from catalog.models import Anime, Genre, IndexBuild, TierThresholds
+from catalog.models import Anime, AnimeList, Genre, IndexBuild, TierThresholds
 from catalog.search.freshness import TASK_BATCH, anime_index_enqueue, index_on_commit
 from catalog.tiers import TierScheme
 
@@ -261,4 +261,22 @@ class IndexBuildAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request: HttpRequest, obj: IndexBuild | None = None) -> bool:
+        return False
+
+
+@admin.register(AnimeList)
+class AnimeListAdmin(admin.ModelAdmin):
+    """Imported lists, by their counts only: staff see who has one and how big, never what is on
+    it (no entries inline, no entry admin). Deleting a list is the owner's "clear"."""
+
+    list_display = ("owner", "entry_count", "unmatched_count", "imported_at")
+    fields = ("owner", "mal_user_name", "entry_count", "unmatched_count", "imported_at")
+    readonly_fields = fields
+    search_fields = ("owner__username",)
+    ordering = ("-imported_at",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False

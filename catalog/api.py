@@ -29,6 +29,7 @@ from rest_framework.settings import api_settings
 
 from catalog import selectors
 from catalog.filters import ANIME_TYPES, DEFAULT_SORT, SORT_CHOICES, YEAR_RANGE, AnimeFilter
+from catalog.lists.selectors import LIST_MODES
 from catalog.models import Anime, Genre, TierThresholds
 from catalog.serializers import AnimeDetailSerializer, AnimeListSerializer, GenreSerializer
 from catalog.tiers import TIER_ORDER
@@ -132,6 +133,14 @@ ANIME_LIST_PARAMETERS = [
         str,
         enum=[value for value, _ in SORT_CHOICES],
         description=f"Order by score, members, year or title; `-` prefix for descending. Default `{DEFAULT_SORT}`.",
+    ),
+    OpenApiParameter(
+        "list",
+        str,
+        enum=list(LIST_MODES),
+        description="With an imported MyAnimeList list (yours: the session's or the account's): `hide` its "
+        "anime, `unseen` hides those watched, watching, on hold or dropped, `plan-to-watch` keeps only those "
+        "planned.",
     ),
     OpenApiParameter("page", int, description="Page number, from 1; past the last page answers 400."),
     OpenApiParameter(

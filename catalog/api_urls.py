@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.urls import path
 
 from catalog import api
+from catalog.lists import api as list_api
 from catalog.search import api as search_api
 
 urlpatterns = [
@@ -12,4 +13,6 @@ urlpatterns = [
     path("search/", search_api.SearchView.as_view(), name="api-search"),
     path("admin/reindex/", search_api.ReindexView.as_view(), name="staff-reindex"),
     path("anime/<mal_id:mal_id>/similar/", search_api.SimilarView.as_view(), name="api-anime-similar"),
+    path("list/", list_api.ListView.as_view(), name="api-list"),
+    path("recommendations/", list_api.RecommendationsView.as_view(), name="api-recommendations"),
 ]

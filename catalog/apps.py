@@ -14,3 +14,5 @@ class CatalogConfig(AppConfig):
         from catalog.converters import MalIdConverter
 
         register_converter(MalIdConverter, "mal_id")
+
+        import catalog.lists.signals  # noqa: F401  (connects the sign-in receiver)

@@ -2,7 +2,10 @@
 
 Query parameters: ``genre`` and ``exclude_genre`` (repeatable; genres, themes and demographics
 by name, case-insensitive), ``type``, ``year_min``, ``year_max``, ``score_min``, ``score_max``,
-``tier``, ``sort`` (``score``, ``members``, ``year``, ``title``; ``-`` for descending).
+``tier``, ``sort`` (``score``, ``members``, ``year``, ``title``; ``-`` for descending), ``list``
+(``hide`` the anime on the visitor's imported list, ``unseen``: hide those watched, watching,
+on hold or dropped, ``plan-to-watch``: only those planned; the list is the request's, see
+``catalog.lists``).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.db.models import F, QuerySet
 
+from catalog.lists.selectors import list_for_request
 from catalog.models import Anime, Genre
 from catalog.tiers import Tier
 
@@ -132,6 +136,17 @@ class AnimeFilter(django_filters.FilterSet):
     )
     tier = CaseInsensitiveChoiceFilter(field_name="tier", choices=Tier.choices, label="Tier", empty_label="Any tier")
     sort = CaseInsensitiveChoiceFilter(field_name="sort", choices=SORT_CHOICES, label="Sort by", empty_label=None)
+    list = CaseInsensitiveChoiceFilter(
+        field_name="list",
+        choices=[
+            ("hide", "Hide anime on my list"),
+            ("unseen", "Hide what I have seen"),
+            ("plan-to-watch", "Only my Plan to Watch"),
+        ],
+        label="My list",
+        empty_label="Show everything",
+        help_text="With an imported MyAnimeList list: hide its anime, hide the ones seen, or keep only Plan to Watch.",
+    )
 
     class Meta:
         model = Anime
@@ -159,8 +174,17 @@ class AnimeFilter(django_filters.FilterSet):
         return chosen("genre"), chosen("exclude_genre")
 
     def criteria(self) -> AnimeCriteria:
-        """The validated parameters as plain data (call after ``is_valid()``)."""
+        """The validated parameters as plain data (call after ``is_valid()``); ``list`` becomes
+        the ids of the request's list to hide or to keep."""
         data = self.form.cleaned_data
+        mode = data.get("list") or ""
+        exclude_ids, only_ids = frozenset(), None
+        if mode:
+            user_list = list_for_request(self.request)
+            if user_list is not None:
+                exclude_ids, only_ids = user_list.ids_for(mode)
+            elif mode == "plan-to-watch":
+                only_ids = frozenset()
         return AnimeCriteria(
             genres=list(data.get("genre") or []),
             exclude_genres=list(data.get("exclude_genre") or []),
@@ -171,6 +195,9 @@ class AnimeFilter(django_filters.FilterSet):
             score_max=float(data["score_max"]) if data.get("score_max") is not None else None,
             tier=data.get("tier") or "",
             sort=data.get("sort") or "",
+            list_mode=mode,
+            exclude_ids=exclude_ids,
+            only_ids=only_ids,
         )
 
 
@@ -187,10 +214,17 @@ class AnimeCriteria:
     score_max: float | None = None
     tier: str = ""
     sort: str = ""
+    list_mode: str = ""
+    exclude_ids: frozenset[int] = frozenset()  # the list's anime to hide
+    only_ids: frozenset[int] | None = None  # the list's anime to keep only
 
     def apply(self, queryset: QuerySet[Anime]) -> QuerySet[Anime]:
         """Filter anime by these criteria (the one implementation: browse, API and search)."""
         queryset = queryset.with_all_genres(self.genres).without_genres(self.exclude_genres)
+        if self.exclude_ids:
+            queryset = queryset.exclude(mal_id__in=self.exclude_ids)
+        if self.only_ids is not None:
+            queryset = queryset.filter(mal_id__in=self.only_ids)
         lookups = {
             "type": self.type,
             "tier": self.tier,
@@ -203,8 +237,10 @@ class AnimeCriteria:
 
     @property
     def is_empty(self) -> bool:
-        return not any((self.genres, self.exclude_genres, self.type, self.tier)) and all(
-            v is None for v in (self.year_min, self.year_max, self.score_min, self.score_max)
+        return (
+            not any((self.genres, self.exclude_genres, self.type, self.tier, self.exclude_ids))
+            and self.only_ids is None
+            and all(v is None for v in (self.year_min, self.year_max, self.score_min, self.score_max))
         )
 
 

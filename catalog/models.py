@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 from django.urls import reverse
 
@@ -204,3 +205,51 @@ class IndexBuild(models.Model):
     @property
     def percent(self) -> int:
         return min(100, round(100 * self.done / self.total)) if self.total else 0
+
+
+class ListStatus(models.TextChoices):
+    """MyAnimeList's statuses of a list entry."""
+
+    WATCHING = "watching", "Watching"
+    COMPLETED = "completed", "Completed"
+    ON_HOLD = "on-hold", "On-Hold"
+    DROPPED = "dropped", "Dropped"
+    PLAN_TO_WATCH = "plan-to-watch", "Plan to Watch"
+
+
+class AnimeList(models.Model):
+    """A signed-in user's imported MyAnimeList list (a visitor's lives in the session). Only its
+    owner sees it; the admin shows its counts, never its entries."""
+
+    owner = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="anime_list")
+    mal_user_name = models.CharField(max_length=64, blank=True, help_text="From the export's <myinfo>.")
+    imported_at = models.DateTimeField()
+    entry_count = models.PositiveIntegerField(default=0)
+    unmatched_count = models.PositiveIntegerField(default=0, help_text="Entries whose anime is not in the catalogue.")
+
+    class Meta:
+        verbose_name = "imported list"
+
+    def __str__(self) -> str:
+        return f"List of user {self.owner_id} ({self.entry_count} entries)"
+
+
+class AnimeListEntry(models.Model):
+    """One entry of an imported list, kept whether or not its anime is in the catalogue (by MAL
+    id, so an anime the catalogue gains later is matched then)."""
+
+    anime_list = models.ForeignKey(AnimeList, on_delete=models.CASCADE, related_name="entries")
+    mal_id = models.PositiveIntegerField()
+    title = models.CharField(max_length=255, blank=True)
+    status = models.CharField(max_length=16, choices=ListStatus.choices)
+    score = models.PositiveSmallIntegerField(default=0, help_text="0 = not scored, else 1-10.")
+    watched_episodes = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=("anime_list", "mal_id"), name="catalog_list_entry_once"),
+            models.CheckConstraint(condition=models.Q(score__lte=10), name="catalog_list_entry_score_range"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.mal_id} ({self.status})"

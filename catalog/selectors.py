@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db.models import Count, QuerySet
 from django.http import QueryDict
 
@@ -10,10 +12,11 @@ from catalog.models import Anime, Genre
 from catalog.tiers import TIER_ORDER
 
 
-def anime_list(*, params: QueryDict) -> AnimeFilter:
-    """The filter bound to ``params`` over the whole catalogue; check ``is_valid()``, then read
-    ``.qs`` (filtered, sorted, genres prefetched) or ``.errors``."""
-    return AnimeFilter(params, queryset=Anime.objects.with_genres())
+def anime_list(*, params: QueryDict, request: Any = None) -> AnimeFilter:
+    """The filter bound to ``params`` over the whole catalogue (``request``: whose list the
+    ``list`` filter reads); check ``is_valid()``, then read ``.qs`` (filtered, sorted, genres
+    prefetched) or ``.errors``."""
+    return AnimeFilter(params, queryset=Anime.objects.with_genres(), request=request)
 
 
 def anime_get(*, mal_id: int) -> Anime | None:

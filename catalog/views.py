@@ -10,7 +10,9 @@ from django.utils.cache import patch_vary_headers
 
 from catalog import selectors
 from catalog.filters import DEFAULT_SORT
+from catalog.lists.selectors import list_for_request
 from catalog.models import Anime, Genre, TierThresholds
+from catalog.search.forms import SimilarForm
 from catalog.search.service import similar_anime
 from catalog.tiers import TIER_ORDER
 
@@ -60,7 +62,7 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 def anime_list(request: HttpRequest) -> HttpResponse:
-    filterset = selectors.anime_list(params=request.GET)
+    filterset = selectors.anime_list(params=request.GET, request=request)
     valid = filterset.is_valid()
     selected_genres, excluded_genres = filterset.genre_selection()
     paginator = Paginator(filterset.qs if valid else Anime.objects.none(), PAGE_SIZE)
@@ -97,6 +99,9 @@ def anime_detail(request: HttpRequest, mal_id: int) -> HttpResponse:
     if anime is None:
         raise Http404(f"No anime with MyAnimeList id {mal_id} in the catalogue.")
     thresholds = TierThresholds.objects.current()
+    # "More like this" takes the ``list`` filter from the address (?list=hide); a bad value is ignored.
+    similar_form = SimilarForm(request.GET)
+    similar_criteria = similar_form.criteria(request) if similar_form.is_valid() else None
     context = {
         "anime": anime,
         "genres": anime.genres_of_kind(Genre.Kind.GENRE),
@@ -104,7 +109,9 @@ def anime_detail(request: HttpRequest, mal_id: int) -> HttpResponse:
         "demographics": anime.genres_of_kind(Genre.Kind.DEMOGRAPHIC),
         "related": list(selectors.anime_related(anime=anime)[:RELATED_LIMIT]),
         # "More like this": the index's nearest neighbours, or popular anime sharing its genres.
-        "similar": similar_anime(anime, limit=SIMILAR_ON_PAGE),
+        "similar": similar_anime(anime, limit=SIMILAR_ON_PAGE, criteria=similar_criteria),
+        "similar_list_mode": similar_criteria.list_mode if similar_criteria else "",
+        "user_list": list_for_request(request),
         "thresholds": thresholds,
         "tier_lower_bound": thresholds.cutoffs.lower_bound(anime.tier) if thresholds and anime.tier else None,
     }

@@ -17,6 +17,7 @@ from rest_framework.views import APIView
 
 from catalog import selectors
 from catalog.api import ANIME_LIST_PARAMETERS, anime_not_found_message
+from catalog.lists.selectors import LIST_MODES
 from catalog.models import TierThresholds
 from catalog.search.forms import (
     FILTER_NAMES,
@@ -207,7 +208,7 @@ class SearchView(APIView):
         },
     )
     def get(self, request: Request) -> Response:
-        parse = search_request_parse(request.query_params, with_filterset=False)
+        parse = search_request_parse(request.query_params, with_filterset=False, request=request)
         if parse.request is None:
             raise ValidationError(parse.errors)
         parsed = parse.request
@@ -248,6 +249,13 @@ class SimilarView(APIView):
         parameters=[
             OpenApiParameter("mal_id", int, OpenApiParameter.PATH, description="MyAnimeList id."),
             OpenApiParameter("limit", int, description=f"Number of results (1-{MAX_LIMIT}, default {SIMILAR_LIMIT})."),
+            OpenApiParameter(
+                "list",
+                str,
+                enum=list(LIST_MODES),
+                description="With an imported list: `hide` its anime, `unseen` hides those seen, "
+                "`plan-to-watch` keeps only those planned.",
+            ),
         ],
         responses={
             200: SimilarResponseSerializer,
@@ -262,7 +270,9 @@ class SimilarView(APIView):
         form = SimilarForm(request.query_params)
         if not form.is_valid():
             raise ValidationError(form.errors)
-        similar = similar_anime(anime, limit=form.cleaned_data["limit"] or SIMILAR_LIMIT)
+        similar = similar_anime(
+            anime, limit=form.cleaned_data["limit"] or SIMILAR_LIMIT, criteria=form.criteria(request)
+        )
         hits, degraded = similar.hits, similar.degraded
         context = {"request": request, "thresholds": TierThresholds.objects.current()}
         animes = AnimeListSerializer([hit.anime for hit in hits], many=True, context=context).data

@@ -94,13 +94,15 @@ def search_keyword_fallback(
     return results
 
 
-def similar_fallback(anime: Anime, *, limit: int = 6) -> list[SearchHit]:
-    """Popular anime sharing the most genres with ``anime``, one per franchise, outside its own."""
+def similar_fallback(anime: Anime, *, limit: int = 6, criteria: AnimeCriteria | None = None) -> list[SearchHit]:
+    """Popular anime sharing the most genres with ``anime``, one per franchise, outside its own
+    (within ``criteria``: the ``list`` filter)."""
     genre_ids = list(anime.genres.values_list("pk", flat=True))
     if not genre_ids:
         return []
+    base = criteria.apply(Anime.objects.all()) if criteria is not None else Anime.objects.all()
     candidates = (
-        Anime.objects.exclude(mal_id=anime.mal_id)
+        base.exclude(mal_id=anime.mal_id)
         .exclude(franchise_key=anime.franchise_key)
         .filter(genres__in=genre_ids)
         .annotate(shared=Count("genres", filter=Q(genres__in=genre_ids)))

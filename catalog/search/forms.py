@@ -4,11 +4,13 @@ page's filters (through ``catalog.filters.AnimeFilter``, so the names and messag
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from django import forms
 from django.http import QueryDict
 
 from catalog.filters import AnimeCriteria, AnimeFilter
+from catalog.lists.selectors import LIST_MODES, list_for_request
 from catalog.models import Anime
 from catalog.search.understanding import FILTER_KEYS
 
@@ -17,16 +19,32 @@ MAX_QUERY_LENGTH = 1000
 MAX_LIMIT = 50
 # Filters read from the query's words that the user can drop (the page's removable chips).
 IGNORABLE = FILTER_KEYS
-FILTER_NAMES = ("genre", "exclude_genre", "type", "year_min", "year_max", "score_min", "score_max", "tier")
+FILTER_NAMES = ("genre", "exclude_genre", "type", "year_min", "year_max", "score_min", "score_max", "tier", "list")
 
 
 LIMIT_ERRORS = {key: f"Must be a whole number from 1 to {MAX_LIMIT}." for key in ("invalid", "min_value", "max_value")}
 
 
 class SimilarForm(forms.Form):
-    """``GET /api/anime/<mal_id>/similar/``'s parameters."""
+    """``GET /api/anime/<mal_id>/similar/``'s (and the detail page's) parameters."""
 
     limit = forms.IntegerField(min_value=1, max_value=MAX_LIMIT, required=False, error_messages=LIMIT_ERRORS)
+    list = forms.ChoiceField(
+        choices=[(mode, mode) for mode in LIST_MODES],
+        required=False,
+        error_messages={"invalid_choice": f"%(value)r is not valid. Valid values: {', '.join(LIST_MODES)}."},
+    )
+
+    def criteria(self, request: Any) -> AnimeCriteria | None:
+        """The ``list`` filter of ``request``'s list (call after ``is_valid()``)."""
+        mode = self.cleaned_data.get("list") or ""
+        if not mode:
+            return None
+        user_list = list_for_request(request)
+        exclude_ids, only_ids = user_list.ids_for(mode) if user_list is not None else (frozenset(), None)
+        if user_list is None and mode == "plan-to-watch":
+            only_ids = frozenset()
+        return AnimeCriteria(list_mode=mode, exclude_ids=exclude_ids, only_ids=only_ids)
 
 
 def flag_field(*, empty_value: bool | None) -> forms.TypedChoiceField:
@@ -87,16 +105,23 @@ class SearchParse:
     filterset: AnimeFilter | None
 
 
-def search_request_parse(params: QueryDict, *, default_limit: int = 10, with_filterset: bool = True) -> SearchParse:
+def search_request_parse(
+    params: QueryDict, *, default_limit: int = 10, with_filterset: bool = True, request: Any = None
+) -> SearchParse:
     """The one reading of a search request (page, API, command): ``q``, ``mode``, ``limit``,
-    ``fold`` by ``SearchForm``, the filters by ``AnimeFilter``."""
+    ``fold`` by ``SearchForm``, the filters by ``AnimeFilter`` (``request``: whose list the
+    ``list`` filter reads)."""
     form = SearchForm(params)
     filter_data = QueryDict(mutable=True)
     for name in FILTER_NAMES:
         values = [v for v in params.getlist(name) if v.strip()]
         if values:
             filter_data.setlist(name, values)
-    filterset = AnimeFilter(filter_data, queryset=Anime.objects.none()) if filter_data or with_filterset else None
+    filterset = (
+        AnimeFilter(filter_data, queryset=Anime.objects.none(), request=request)
+        if filter_data or with_filterset
+        else None
+    )
     errors: dict[str, list[str]] = {}
     form_ok = form.is_valid()
     # Without filter parameters there is nothing to validate (building the filter form costs ~3 ms).

@@ -91,6 +91,10 @@ def criteria_filter(
             must.append(Range("year", gte=criteria.year_min, lte=criteria.year_max))
         if criteria.score_min is not None or criteria.score_max is not None:
             must.append(Range("score", gte=criteria.score_min, lte=criteria.score_max))
+        if criteria.exclude_ids:
+            must_not.append(HasId(criteria.exclude_ids))
+        if criteria.only_ids is not None:
+            must.append(HasId(criteria.only_ids))
     if exclude_franchise:
         must_not.append(Match("franchise_key", exclude_franchise))
     if exclude_ids:
@@ -339,24 +343,29 @@ def _fallback[T](what: str, error: EngineError, answer: Callable[[EngineError], 
     return answer(error)
 
 
-def similar_anime(anime: Anime, *, limit: int = 6) -> SimilarResults:
+def similar_anime(anime: Anime, *, limit: int = 6, criteria: AnimeCriteria | None = None) -> SimilarResults:
     """The nearest anime by dense vector, outside ``anime``'s own franchise (a filter inside the
-    engine), one per franchise; popular anime sharing its genres when the index cannot answer."""
+    engine, with ``criteria``: the ``list`` filter), one per franchise; popular anime sharing its
+    genres when the index cannot answer."""
     try:
-        chosen = _similar_ranked(anime, limit=limit)
+        chosen = _similar_ranked(anime, limit=limit, criteria=criteria)
     except EngineError as error:
-        return _fallback("more like this", error, lambda _: SimilarResults(similar_fallback(anime, limit=limit), True))
+        return _fallback(
+            "more like this",
+            error,
+            lambda _: SimilarResults(similar_fallback(anime, limit=limit, criteria=criteria), True),
+        )
     objects = {a.mal_id: a for a in Anime.objects.filter(mal_id__in=[c[0] for c in chosen]).prefetch_related("genres")}
     return SimilarResults([SearchHit(anime=objects[m], score=s) for m, s in chosen if m in objects])
 
 
-def _similar_ranked(anime: Anime, *, limit: int) -> list[tuple[int, float]]:
+def _similar_ranked(anime: Anime, *, limit: int, criteria: AnimeCriteria | None = None) -> list[tuple[int, float]]:
     with engine().reading(index_base()) as collection:
         records = collection.retrieve([anime.mal_id], vectors=[DENSE])
         if not records or DENSE not in records[0].vectors:
             return []
         own = anime.franchise_key
-        query_filter = Filter(must_not=(Match("franchise_key", own),) if own else (HasId(frozenset({anime.mal_id})),))
+        query_filter = criteria_filter(criteria, exclude_franchise=own, exclude_ids=() if own else (anime.mal_id,))
         hits = collection.query(
             [VectorQuery(DENSE, records[0].vectors[DENSE])],
             limit=limit * 4,

@@ -51,7 +51,7 @@ def understood_chips(request: HttpRequest, plan: QueryPlan | None) -> dict[str, 
 
 
 def search_page(request: HttpRequest) -> HttpResponse:
-    parse = search_request_parse(request.GET, default_limit=PAGE_LIMIT)
+    parse = search_request_parse(request.GET, default_limit=PAGE_LIMIT, request=request)
     search_form, filterset = parse.form, parse.filterset
     assert filterset is not None  # asked for: the page shows the filter form
     query = (search_form["q"].value() or "").strip()

@@ -9,6 +9,7 @@ from django import template
 from django.http import HttpRequest
 from django.urls import reverse
 
+from catalog.lists.selectors import list_for_request
 from catalog.models import TierThresholds
 from catalog.tiers import Tier
 
@@ -81,3 +82,23 @@ def scheme_name(thresholds: TierThresholds | None) -> str:
 @register.filter
 def join_list(value: Any, separator: str = ", ") -> str:
     return separator.join(str(v) for v in (value or []))
+
+
+@register.inclusion_tag("catalog/_list_badge.html", takes_context=True)
+def list_badge(context: template.Context, anime: Any) -> dict[str, Any]:
+    """The card's mark for an anime on the visitor's imported list (status and their score), or
+    for one whose franchise they completed an earlier anime of."""
+    user_list = list_for_request(context.get("request"))
+    return {"badge": user_list.badge(anime) if user_list is not None else None}
+
+
+@register.filter
+def field_named(form: Any, name: str) -> Any:
+    """``form[name]`` (a bound field), for templates that pick fields by a name in a variable."""
+    return form[name]
+
+
+@register.simple_tag(takes_context=True)
+def visitor_list(context: template.Context) -> Any:
+    """The visitor's imported list (None without one)."""
+    return list_for_request(context.get("request"))

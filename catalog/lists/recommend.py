@@ -1,0 +1,285 @@
+"""Recommendations from an imported list: "because you rated Mushishi 9 and Natsume Yuujinchou 8".
+
+The user's taste is one query vector built from the synopsis embeddings already in the index:
+the weighted mean of the anime they rated above their own average (weight: how far above, plus
+one), minus ``NEGATIVE_WEIGHT`` times the weighted mean of those they rated well below it or
+dropped (Qdrant's recommend query with the "average vector" strategy is this vector with equal
+weights; a weighted one lets a 10 count more than a 7 and works the same on Qdrant Edge and on a
+server). The engine ranks every anime the filters allow and that is not on the list by closeness
+to it; the rank adds, standardised, the anime's popularity (log members), its MyAnimeList score
+and how well its genres and themes fit the liked ones (lift over the catalogue's rates), then
+keeps one card per franchise. Each card names the two rated anime closest to it. The weights were
+chosen with ``manage.py recommend_eval`` on one seed and reported on another (README, "Your list").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from django.db.models import Count, F
+
+from catalog.filters import AnimeCriteria
+from catalog.lists.selectors import Entry
+from catalog.models import Anime, Genre, ListStatus
+from catalog.search.engine import EngineError, VectorQuery, engine
+from catalog.search.index import DENSE, index_base
+from catalog.search.service import criteria_filter
+
+# A score counts in favour from here (and above the user's own mean).
+POSITIVE_MIN = 7
+# How much the disliked anime pull away, against the liked ones' 1 (measured: README).
+NEGATIVE_WEIGHT = 0.5
+# The strongest likes that shape the query (a list of 1,000 ratings is not 1,000 tastes).
+MAX_POSITIVES = 60
+# Nearest anime the popularity prior reorders (then one per franchise).
+CANDIDATES = 3000
+# Each candidate's rank score: its similarity to the taste plus this much of its log-members, both
+# standardised over the candidates (people list popular anime; the nearest synopses alone turn up
+# specials and recaps). Chosen with ``recommend_eval``.
+POPULARITY_WEIGHT = 2.0
+# And this much of its MyAnimeList score (the site's question is what is worth watching).
+QUALITY_WEIGHT = 1.0
+# And this much of how well its genres and themes fit those of the liked anime (their lift over
+# the catalogue's base rate, minus the disliked anime's).
+TAG_WEIGHT = 2.0
+
+
+@dataclass(frozen=True)
+class Taste:
+    positives: dict[int, float]  # mal_id -> weight
+    negatives: dict[int, float]
+
+    @property
+    def empty(self) -> bool:
+        return not self.positives
+
+
+def taste_of(entries: Mapping[int, Entry]) -> Taste:
+    """Which entries pull towards and which away, with their weights."""
+    scored = {m: e.score for m, e in entries.items() if e.score}
+    mean = float(np.mean(list(scored.values()))) if scored else 0.0
+    positives: dict[int, float] = {}
+    negatives: dict[int, float] = {}
+    for mal_id, entry in entries.items():
+        if entry.score:
+            if entry.score >= max(POSITIVE_MIN, mean):
+                positives[mal_id] = entry.score - mean + 1.0
+            elif entry.score <= mean - 2 or entry.status == ListStatus.DROPPED:
+                negatives[mal_id] = max(1.0, mean - entry.score)
+        elif entry.status == ListStatus.DROPPED:
+            negatives[mal_id] = 1.0
+    if not positives:  # nothing scored: what they finished is what they liked
+        positives = {m: 1.0 for m, e in entries.items() if e.status == ListStatus.COMPLETED and not e.score}
+    strongest = sorted(positives.items(), key=lambda kv: (-kv[1], kv[0]))[:MAX_POSITIVES]
+    return Taste(positives=dict(strongest), negatives=negatives)
+
+
+@dataclass
+class Recommendation:
+    anime: Anime
+    score: float
+    because: list[tuple[int, str, int]] = field(default_factory=list)  # (mal_id, title, the user's score)
+
+    @property
+    def reason(self) -> str:
+        if not self.because:
+            return "Popular, and not on your list"
+        parts = [f"{title} {score}" if score else title for _, title, score in self.because]
+        verb = "rated" if all(score for *_, score in self.because) else "liked"
+        listed = parts[0] if len(parts) == 1 else f"{', '.join(parts[:-1])} and {parts[-1]}"
+        return f"Because you {verb} {listed}"
+
+
+@dataclass
+class RecommendResults:
+    items: list[Recommendation]
+    degraded: bool = False
+    notice: str = ""
+    positives: int = 0
+    negatives: int = 0
+
+
+def _z(values: np.ndarray) -> np.ndarray:
+    spread = float(values.std())
+    return (values - values.mean()) / spread if spread > 0 else np.zeros_like(values)
+
+
+def _unit(vector: np.ndarray) -> np.ndarray:
+    norm = float(np.linalg.norm(vector))
+    return vector / norm if norm > 0 else vector
+
+
+def _mean(vectors: dict[int, np.ndarray], weights: dict[int, float]) -> np.ndarray | None:
+    present = [m for m in weights if m in vectors]
+    if not present:
+        return None
+    w = np.array([weights[m] for m in present])
+    return (w[:, None] * np.stack([vectors[m] for m in present])).sum(axis=0) / w.sum()
+
+
+@dataclass(frozen=True)
+class Weights:
+    """How candidates are ranked (see the module; chosen with ``recommend_eval``)."""
+
+    negative: float = NEGATIVE_WEIGHT
+    popularity: float = POPULARITY_WEIGHT
+    quality: float = QUALITY_WEIGHT
+    tags: float = TAG_WEIGHT
+
+
+def tag_affinity(
+    taste: Taste, tags: Mapping[int, Sequence[str]], base_rate: Mapping[str, float], negative: float
+) -> dict[str, float]:
+    """How much more often than in the catalogue a genre or theme carries the liked anime's weight
+    (minus ``negative`` times the same for the disliked ones)."""
+
+    def shares(weights: Mapping[int, float]) -> dict[str, float]:
+        total = sum(w for m, w in weights.items() if m in tags) or 1.0
+        out: dict[str, float] = {}
+        for mal_id, weight in weights.items():
+            for tag in tags.get(mal_id, ()):
+                out[tag] = out.get(tag, 0.0) + weight / total
+        return out
+
+    liked, disliked = shares(taste.positives), shares(taste.negatives)
+    return {
+        tag: liked.get(tag, 0.0) - base_rate.get(tag, 0.0) - negative * disliked.get(tag, 0.0)
+        for tag in set(liked) | set(disliked)
+    }
+
+
+def ranked_ids(
+    entries: Mapping[int, Entry],
+    *,
+    criteria: AnimeCriteria | None = None,
+    limit: int = 10,
+    weights: Weights = Weights(),
+) -> tuple[list[tuple[int, float, list[int]]], Taste]:
+    """(mal_id, score, the liked anime closest to it) of the top ``limit`` franchises, and the
+    taste used. Raises ``EngineError`` when the index cannot answer."""
+    taste = taste_of(entries)
+    if taste.empty:
+        return [], taste
+    wanted = [*taste.positives, *taste.negatives]
+    query_filter = criteria_filter(criteria, exclude_ids=frozenset(entries))
+    with engine().reading(index_base()) as collection:
+        records = collection.retrieve(wanted, vectors=[DENSE], payload=["genres"])
+        vectors = {r.id: np.asarray(r.vectors[DENSE], dtype=np.float32) for r in records if DENSE in r.vectors}
+        liked = _mean(vectors, taste.positives)
+        if liked is None:
+            return [], taste
+        disliked = _mean(vectors, taste.negatives)
+        query = _unit(liked - weights.negative * disliked if disliked is not None and weights.negative else liked)
+        # Every anime the filters allow, by closeness to the taste (the catalogue is small enough).
+        pool = collection.query(
+            [VectorQuery(DENSE, query.tolist())],
+            limit=max(CANDIDATES, limit * 5),
+            filter=query_filter,
+            payload=["franchise_key", "members", "score", "genres"],
+        )
+        if not pool:
+            return [], taste
+        similarity = np.array([h.score for h in pool])
+        rank = _z(similarity)
+        if weights.popularity:
+            rank = rank + weights.popularity * _z(np.log1p([float(h.payload.get("members") or 0) for h in pool]))
+        if weights.quality:
+            rank = rank + weights.quality * _z(np.array([float(h.payload.get("score") or 0) for h in pool]))
+        if weights.tags:
+            listed = {r.id: list(r.payload.get("genres") or []) for r in records}
+            affinity = tag_affinity(taste, listed, catalogue_tag_rates(), weights.negative)
+            fit = np.array([sum(affinity.get(t, 0.0) for t in h.payload.get("genres") or []) for h in pool])
+            rank = rank + weights.tags * _z(fit)
+        chosen: list[tuple[int, float]] = []
+        seen: set[str] = set()
+        for i in np.argsort(-rank, kind="stable"):
+            hit = pool[i]
+            key = str(hit.payload.get("franchise_key", "")) or f"mal-{hit.id}"
+            if key in seen:
+                continue
+            seen.add(key)
+            chosen.append((hit.id, float(similarity[i])))
+            if len(chosen) >= limit:
+                break
+        found = collection.retrieve([m for m, _ in chosen], vectors=[DENSE])
+    candidate_vectors = {r.id: np.asarray(r.vectors[DENSE], dtype=np.float32) for r in found if DENSE in r.vectors}
+    liked_ids = [m for m in taste.positives if m in vectors]
+    liked_matrix = np.stack([vectors[m] for m in liked_ids])
+    out = []
+    for mal_id, score in chosen:
+        closest: list[int] = []
+        if mal_id in candidate_vectors:
+            closeness = liked_matrix @ candidate_vectors[mal_id]
+            closest = [liked_ids[i] for i in np.argsort(-closeness)[:2]]
+        out.append((mal_id, score, closest))
+    return out, taste
+
+
+_tag_rates: tuple[int, dict[str, float]] | None = None
+
+
+def catalogue_tag_rates() -> dict[str, float]:
+    """The share of catalogue anime carrying each genre or theme (kept per catalogue size)."""
+    global _tag_rates
+    total = Anime.objects.count()
+    if _tag_rates is None or _tag_rates[0] != total:
+        counts = Genre.objects.annotate(n=Count("anime")).values_list("name", "n")
+        _tag_rates = (total, {name: n / total for name, n in counts} if total else {})
+    return _tag_rates[1]
+
+
+def popular_unseen(
+    entries: Mapping[int, Entry], *, criteria: AnimeCriteria | None = None, limit: int = 10
+) -> list[int]:
+    """The most-members anime not on the list, one per franchise (the baseline, and the answer
+    when the index cannot give one)."""
+    base = criteria.apply(Anime.objects.all()) if criteria is not None else Anime.objects.all()
+    rows = (
+        base.exclude(mal_id__in=list(entries))
+        .order_by(F("members").desc(nulls_last=True), "mal_id")
+        .values_list("mal_id", "franchise_key")[: limit * 10]
+    )
+    chosen: list[int] = []
+    seen: set[str] = set()
+    for mal_id, key in rows:
+        key = key or f"mal-{mal_id}"
+        if key in seen:
+            continue
+        seen.add(key)
+        chosen.append(mal_id)
+        if len(chosen) >= limit:
+            break
+    return chosen
+
+
+def recommend(
+    entries: Mapping[int, Entry], *, criteria: AnimeCriteria | None = None, limit: int = 10
+) -> RecommendResults:
+    """Recommendations for a list (see the module), each with its reason; the most popular
+    anime not on the list when the index cannot answer (``degraded``)."""
+    try:
+        ranked, taste = ranked_ids(entries, criteria=criteria, limit=limit)
+        degraded, notice = False, ""
+    except EngineError:
+        taste = taste_of(entries)
+        ranked = [(m, 0.0, []) for m in popular_unseen(entries, criteria=criteria, limit=limit)]
+        degraded, notice = (
+            True,
+            "The search index cannot answer right now: these are the most popular anime not on your list.",
+        )
+    objects = Anime.objects.with_genres().in_bulk([m for m, *_ in ranked])
+    items = []
+    for mal_id, score, closest in ranked:
+        anime = objects.get(mal_id)
+        if anime is None:
+            continue
+        because = [(m, entries[m].title or str(m), entries[m].score) for m in closest if m in entries]
+        items.append(Recommendation(anime=anime, score=score, because=because))
+    titles = Anime.objects.in_bulk([m for item in items for m, *_ in item.because])
+    for item in items:  # the catalogue's title reads better than the export's
+        item.because = [(m, titles[m].display_title if m in titles else t, s) for m, t, s in item.because]
+    return RecommendResults(
+        items=items, degraded=degraded, notice=notice, positives=len(taste.positives), negatives=len(taste.negatives)
+    )
