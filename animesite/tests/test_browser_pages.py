@@ -138,23 +138,41 @@ def test_it_evaluates_and_shows_the_model_report(site: str, page: Page, errors: 
     page.wait_for_function("() => window.htmx !== undefined")
     page.fill("#id_synopsis", SYNOPSIS)
     page.check("input[name=genres][value=Fantasy]")
+    page.fill("#id_studios", "Madhouse")
     page.get_by_role("button", name="Evaluate").click()
     page.wait_for_url(re.compile(r".*/evaluate/[0-9a-f-]{36}/$"))
     expect(page.locator(".verdict .badge--large")).to_be_visible()
     expect(page.locator(".neighbour")).to_have_count(5)
+    expect(page.locator("#tier-set")).to_contain_text("certainty")
+    expect(page.locator("#reasons")).to_contain_text("Madhouse")
     expect(page.locator("#evaluation-comment")).not_to_be_empty()
+    page.locator("#evaluation-result").scroll_into_view_if_needed()
+    page.evaluate("window.scrollTo(0, document.querySelector('#evaluation-result').offsetTop - 20)")
     screenshot(page, "evaluate")
 
     page.goto(f"{site}/model/")
     expect(page.locator("h1")).to_have_text("How good is the model?")
-    expect(page.locator("#metrics")).to_be_visible()
+    expect(page.locator("#design-time")).to_be_visible()
     charts = page.locator(".report-charts img")
-    expect(charts).to_have_count(4)
-    for i in range(4):  # every chart loaded as an image
+    expect(charts).to_have_count(5)
+    for i in range(5):  # every chart loaded as an image
         charts.nth(i).scroll_into_view_if_needed()
         assert charts.nth(i).evaluate("img => img.complete && img.naturalWidth > 0")
     page.evaluate("window.scrollTo(0, 0)")
     screenshot(page, "model")
+    assert errors == []
+
+
+def test_it_imports_a_list_and_recommends(site: str, page: Page, errors: list[str]) -> None:
+    export = ROOT / "catalog" / "tests" / "data" / "animelist_1764567890_-_1234567.xml.gz"
+    page.goto(f"{site}/my-list/")
+    page.set_input_files("#id_file", str(export))
+    page.get_by_role("button", name="Import").click()
+    expect(page.locator("#list-summary")).to_contain_text("11 entries")
+    screenshot(page, "my-list")
+    page.goto(f"{site}/for-you/")
+    expect(page.locator(".recommendation")).to_have_count(12)
+    screenshot(page, "for-you")
     assert errors == []
 
 

@@ -415,9 +415,11 @@ def test_it_documents_the_filters_in_the_schema(client: Client) -> None:
         "score_max",
         "tier",
         "sort",
+        "list",
         "page",
         "page_size",
     }
+    assert set(params["list"]["schema"]["enum"]) == {"hide", "unseen", "plan-to-watch"}
     assert params["genre"]["schema"] == {"type": "array", "items": {"type": "string"}}
     assert set(params["tier"]["schema"]["enum"]) == {"top-tier", "worthwhile", "watchable", "terrible"}
     assert "-score" in params["sort"]["schema"]["enum"]

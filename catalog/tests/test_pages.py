@@ -174,6 +174,7 @@ def test_it_renders_only_the_results_fragment_for_htmx(client: Client) -> None:
             "score_max",
             "tier",
             "sort",
+            "list",
             "all",
         )
     ]
