@@ -14,6 +14,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from catalog.lists.selectors import list_for_request
 from catalog.models import Anime, Genre, TierThresholds
 from catalog.tiers import TIER_ORDER, Tier
 
@@ -64,8 +65,21 @@ def tier_data(anime: Anime, thresholds: TierThresholds | None) -> dict[str, Any]
     }
 
 
+class MyListSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(
+        choices=["entry", "franchise"],
+        help_text="entry: the anime is on your list; franchise: you completed an earlier anime of its franchise.",
+    )
+    status = serializers.CharField(help_text="Your status (entry), e.g. completed; empty for franchise.")
+    label = serializers.CharField(help_text='As a card shows it: "Completed", "Sequel of Steins;Gate (completed)".')
+    score = serializers.IntegerField(help_text="Your score, 0 when not scored.")
+
+
 class _AnimeBaseSerializer(serializers.ModelSerializer):
     genres = serializers.SerializerMethodField(help_text="Genre names (MyAnimeList's 'genres').")
+    my_list = serializers.SerializerMethodField(
+        help_text="This anime on your imported list (only you see it); null when it is not, or you have none."
+    )
     themes = serializers.SerializerMethodField(help_text="Theme names, e.g. 'Military', 'School'.")
     demographics = serializers.SerializerMethodField(help_text="Target demographic names, e.g. 'Shounen'.")
     tier = serializers.SerializerMethodField(help_text="Quality tier; null when the anime has no score.")
@@ -89,6 +103,11 @@ class _AnimeBaseSerializer(serializers.ModelSerializer):
     @extend_schema_field(TierSerializer(allow_null=True))
     def get_tier(self, anime: Anime) -> dict[str, Any] | None:
         return tier_data(anime, self.context.get("thresholds"))
+
+    @extend_schema_field(MyListSerializer(allow_null=True))
+    def get_my_list(self, anime: Anime) -> dict[str, Any] | None:
+        user_list = list_for_request(self.context.get("request"))
+        return user_list.badge(anime) if user_list is not None else None
 
 
 class AnimeListSerializer(_AnimeBaseSerializer):
@@ -116,6 +135,7 @@ class AnimeListSerializer(_AnimeBaseSerializer):
             "themes",
             "demographics",
             "image_url",
+            "my_list",
         )
         read_only_fields = fields
 
@@ -179,6 +199,7 @@ class AnimeDetailSerializer(_AnimeBaseSerializer):
             "urls",
             "provenance",
             "fetched_at",
+            "my_list",
         )
         read_only_fields = fields
         extra_kwargs = {

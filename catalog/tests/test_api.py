@@ -75,6 +75,7 @@ def test_it_serves_a_list_item_with_its_tier_and_link(client: Client) -> None:
         "themes": ["Military"],
         "demographics": ["Shounen"],
         "image_url": "https://cdn.myanimelist.net/images/anime/1208/94745l.jpg",
+        "my_list": None,  # no imported list in this session
     }
 
 
@@ -278,6 +279,7 @@ def test_it_returns_the_full_record_of_an_anime(client: Client) -> None:
         },
         "provenance": row.provenance,
         "fetched_at": row.fetched_at.isoformat().replace("+00:00", "Z"),
+        "my_list": None,
     }
     # The values themselves, so a broken import cannot make both sides agree on nonsense.
     assert body["title"] == "Fullmetal Alchemist: Brotherhood"

@@ -218,6 +218,10 @@ def test_search_and_similar_hide_the_list_inside_the_index(search_index: str, li
 def test_cards_show_the_status_and_the_user_s_score(search_index: str, listed: Client):
     html = listed.get("/search/", {"q": "steins gate"}).content.decode()
     assert "list-badge--completed" in html and "Completed · you gave 10" in html
+    api = listed.get("/api/search/", {"q": "steins gate", "limit": 1}).json()["results"][0]["anime"]
+    assert api["my_list"] == {"kind": "entry", "status": "completed", "label": "Completed", "score": 10}
+    assert listed.get("/api/anime/16498/").json()["my_list"]["status"] == "dropped"
+    assert Client().get("/api/anime/16498/").json()["my_list"] is None
     detail = listed.get("/anime/16498/").content.decode()
     assert "Dropped · you gave 4" in detail and "Hide anime on my list" in detail
     browse = listed.get("/anime/", {"list": "plan-to-watch"}).content.decode()
