@@ -29,6 +29,18 @@ def models_dir() -> Path:
     return path
 
 
+class ArtifactUnreadable(Exception):
+    """A model file that cannot be used: missing, damaged, or from an older version."""
+
+
+def artifact_usable(name: str) -> bool:
+    try:
+        Predictor.load(name)
+    except ArtifactUnreadable:
+        return False
+    return True
+
+
 @dataclass(frozen=True)
 class Reason:
     """One input and how far it moves the predicted score, according to the model: the
@@ -75,9 +87,14 @@ class Predictor:
 
     @classmethod
     def load(cls, name: str) -> Predictor:
-        predictor = joblib.load(models_dir() / name)
-        if not isinstance(predictor, cls):
-            raise TypeError(f"{name} does not hold a Predictor")
+        """The predictor in ``name``. Raises ``ArtifactUnreadable`` when the file is missing,
+        damaged, or written by an older version of the code (its classes are gone)."""
+        try:
+            predictor = joblib.load(models_dir() / name)
+        except Exception as error:  # unpickling an old or damaged artifact can raise nearly anything
+            raise ArtifactUnreadable(f"{name}: {type(error).__name__}: {error}") from error
+        if not isinstance(predictor, cls) or not hasattr(predictor.model, "encoder"):
+            raise ArtifactUnreadable(f"{name} does not hold a predictor of this version")
         return predictor
 
     @property

@@ -28,7 +28,7 @@ from evaluator.features import (
 )
 from evaluator.inputs import evaluation_input_clean
 from evaluator.models import CommentStatus, Evaluation, TrainingRun
-from evaluator.predictor import Predictor, predictor_for
+from evaluator.predictor import ArtifactUnreadable, Predictor, predictor_for
 from evaluator.selectors import training_run_running
 from evaluator.training import BASELINES, INNER_FOLDS, SELECTION_KEYS, TrainingOutcome, calibration_bins, train
 from jobs.owners import owner_gone, owner_token
@@ -123,9 +123,9 @@ def evaluation_create(*, data: Mapping[str, object]) -> EvaluationResult:
 
     try:
         predictor = predictor_for(run.pk, run.artifact)
-    except (OSError, EOFError, TypeError, ValueError) as exc:
+    except ArtifactUnreadable as exc:
         # The active run's artifact is missing or unreadable (a copied database without var/,
-        # a half-written file): say so instead of failing the request.
+        # a half-written file, a model trained by an older version): say so instead of failing.
         logger.error("active model run %s cannot be loaded from %s: %s", run.pk, run.artifact, exc)
         raise ModelUnavailable(
             f"The active model (run {run.pk}) cannot be loaded: retrain it with `python manage.py train_classifier`."

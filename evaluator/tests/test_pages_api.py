@@ -334,3 +334,30 @@ def test_it_draws_the_report_charts_in_parallel_threads(active_run):
         together = list(pool.map(draw, charts.CHARTS * 2))
     assert all(png.startswith(b"\x89PNG") for png in alone)
     assert together == alone * 2
+
+
+def test_a_model_file_from_an_older_version_is_unavailable_not_a_500(client, active_run, capsys):
+    """An upgrade leaves the active run's artifact pickled with classes that no longer exist: the
+    evaluate page says so, and ``train_classifier --if-none-active`` (what `make run` calls)
+    trains a new model instead of keeping the unusable one."""
+    from pathlib import Path
+
+    from django.conf import settings
+    from django.core.management import call_command
+
+    from evaluator.predictor import predictor_forget
+
+    old = Path(settings.VAR_DIR) / "models" / "run-old-version.joblib"
+    old.write_bytes(b"cevaluator.training\nEnsembleCandidate\n)\x81.")  # a pickled instance of a gone class
+    TrainingRun.objects.filter(pk=active_run.pk).update(artifact=old.name)
+    predictor_forget()
+    response = client.post("/evaluate/", {"synopsis": SYNOPSIS})
+    assert response.status_code == 200
+    assert f"The active model (run {active_run.pk}) cannot be loaded" in response.content.decode()
+    assert client.post("/api/evaluate/", {"synopsis": SYNOPSIS}, content_type="application/json").status_code == 503
+
+    before = TrainingRun.objects.count()
+    call_command("train_classifier", "--if-none-active", "--limit", "120", "--folds", "2", "--no-activate")
+    assert "its file cannot be used" in capsys.readouterr().out
+    assert TrainingRun.objects.count() == before + 1
+    predictor_forget()

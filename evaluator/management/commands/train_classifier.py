@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from catalog.tiers import TIER_ORDER
 from evaluator.features import DEFAULT_FEATURE_GROUPS, DEFAULT_TEXT_VARIANT, FEATURE_GROUPS, TEXT_VARIANTS
 from evaluator.models import TrainingRun
+from evaluator.predictor import artifact_usable
 from evaluator.selectors import DESIGNS, run_summary, training_run_running
 from evaluator.services import RetrainInProgress, feature_ablation, training_run_train
 from evaluator.training import BASELINES, FAMILIES, METRIC_KEYS
@@ -72,8 +73,13 @@ class Command(BaseCommand):
                 time.sleep(2.0)
         active = TrainingRun.objects.active()
         if options["if_none_active"] and active is not None:
-            self.stdout.write(f"Model run {active.pk} ({active.chosen}) is active: nothing to train.")
-            return
+            if artifact_usable(active.artifact):
+                self.stdout.write(f"Model run {active.pk} ({active.chosen}) is active: nothing to train.")
+                return
+            self.stdout.write(
+                f"Model run {active.pk} is active but its file cannot be used (missing, or trained by an older "
+                "version): training a new one."
+            )
         as_json = options["json"]
         progress = None if as_json else (lambda line: self.stderr.write(line))
         try:
