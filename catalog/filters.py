@@ -19,7 +19,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.db.models import F, QuerySet
 
-from catalog.lists.selectors import list_for_request
+from catalog.lists.selectors import list_filter_ids
 from catalog.models import Anime, Genre
 from catalog.tiers import Tier
 
@@ -178,13 +178,7 @@ class AnimeFilter(django_filters.FilterSet):
         the ids of the request's list to hide or to keep."""
         data = self.form.cleaned_data
         mode = data.get("list") or ""
-        exclude_ids, only_ids = frozenset(), None
-        if mode:
-            user_list = list_for_request(self.request)
-            if user_list is not None:
-                exclude_ids, only_ids = user_list.ids_for(mode)
-            elif mode == "plan-to-watch":
-                only_ids = frozenset()
+        exclude_ids, only_ids = list_filter_ids(self.request, mode)
         return AnimeCriteria(
             genres=list(data.get("genre") or []),
             exclude_genres=list(data.get("exclude_genre") or []),

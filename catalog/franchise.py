@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable, Iterable
 
 _DECORATIONS = re.compile(r"[°'’`\.\u2019\u00b7\[\]\"“”]")
 _SEPARATORS = re.compile(r"\s*(?::|\s-\s|\s–\s|\?\s|!\s|;\s)")
@@ -61,3 +62,20 @@ def franchise_key_for(title: str) -> str:
         text = stripped
     key = _NON_WORD.sub("-", text).strip("-")
     return key[:120] or "untitled"
+
+
+def first_per_franchise[T](items: Iterable[T], franchise_of: Callable[[T], str], limit: int) -> list[T]:
+    """The first item of each franchise, in order, up to ``limit`` ("one card per franchise");
+    an item without a franchise key stands alone."""
+    chosen: list[T] = []
+    seen: set[str] = set()
+    for item in items:
+        key = franchise_of(item)
+        if key and key in seen:
+            continue
+        if key:
+            seen.add(key)
+        chosen.append(item)
+        if len(chosen) >= limit:
+            break
+    return chosen

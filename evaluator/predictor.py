@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import joblib
@@ -116,14 +117,15 @@ class Predictor:
                 embeddings=embedding.astype(np.float32),
             )
             fixed = np.hstack([fixed, self.model.encoder.transform(rows)])
-        columns = self._columns()
+        columns = self.input_columns
         for key, value in self._optional(item).items():
             if not value and key in columns:
                 fixed[0, columns[key]] = self.model.column_means[columns[key]]
         return fixed
 
-    def _columns(self) -> dict[str, list[int]]:
-        """Column indices by input ("synopsis", "genre", "type", "studio", …)."""
+    @cached_property
+    def input_columns(self) -> dict[str, list[int]]:
+        """Column indices by input ("synopsis", "genre", "type", "studio", …), worked out once."""
         out: dict[str, list[int]] = {}
         for i, name in enumerate(self.column_names):
             out.setdefault(name.split(":", 1)[0], []).append(i)
@@ -158,7 +160,7 @@ class Predictor:
 
     def _reason_groups(self, item: AnimeInput) -> list[tuple[str, str, list[int]]]:
         """(key, label, column indices) of every input given."""
-        columns = self._columns()
+        columns = self.input_columns
         index = {name: i for i, name in enumerate(self.column_names)}
         groups: list[tuple[str, str, list[int]]] = [("synopsis", "The synopsis's wording", columns["synopsis"])]
         groups += [(f"genre:{g}", g, [index[f"genre:{g}"]]) for g in item.genres if f"genre:{g}" in index]

@@ -21,6 +21,7 @@ import numpy as np
 from django.db.models import Count, F
 
 from catalog.filters import AnimeCriteria
+from catalog.franchise import first_per_franchise
 from catalog.lists.selectors import Entry
 from catalog.models import Anime, Genre, ListStatus
 from catalog.search.engine import EngineError, VectorQuery, engine
@@ -192,17 +193,10 @@ def ranked_ids(
             affinity = tag_affinity(taste, listed, catalogue_tag_rates(), weights.negative)
             fit = np.array([sum(affinity.get(t, 0.0) for t in h.payload.get("genres") or []) for h in pool])
             rank = rank + weights.tags * _z(fit)
-        chosen: list[tuple[int, float]] = []
-        seen: set[str] = set()
-        for i in np.argsort(-rank, kind="stable"):
-            hit = pool[i]
-            key = str(hit.payload.get("franchise_key", "")) or f"mal-{hit.id}"
-            if key in seen:
-                continue
-            seen.add(key)
-            chosen.append((hit.id, float(similarity[i])))
-            if len(chosen) >= limit:
-                break
+        order = first_per_franchise(
+            np.argsort(-rank, kind="stable").tolist(), lambda i: str(pool[i].payload.get("franchise_key", "")), limit
+        )
+        chosen = [(pool[i].id, float(similarity[i])) for i in order]
         found = collection.retrieve([m for m, _ in chosen], vectors=[DENSE])
     candidate_vectors = {r.id: np.asarray(r.vectors[DENSE], dtype=np.float32) for r in found if DENSE in r.vectors}
     liked_ids = [m for m in taste.positives if m in vectors]
@@ -241,17 +235,7 @@ def popular_unseen(
         .order_by(F("members").desc(nulls_last=True), "mal_id")
         .values_list("mal_id", "franchise_key")[: limit * 10]
     )
-    chosen: list[int] = []
-    seen: set[str] = set()
-    for mal_id, key in rows:
-        key = key or f"mal-{mal_id}"
-        if key in seen:
-            continue
-        seen.add(key)
-        chosen.append(mal_id)
-        if len(chosen) >= limit:
-            break
-    return chosen
+    return [mal_id for mal_id, _ in first_per_franchise(rows, lambda row: row[1], limit)]
 
 
 def recommend(

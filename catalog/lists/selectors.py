@@ -145,6 +145,17 @@ def list_for_request(request: Any) -> UserList | None:
     return found
 
 
+def list_filter_ids(request: Any, mode: str) -> tuple[frozenset[int], frozenset[int] | None]:
+    """(ids to hide, ids to keep only, or None) of the ``list`` filter ``mode`` for whoever makes
+    ``request``; without a list nothing is hidden and "plan-to-watch" keeps nothing."""
+    if not mode:
+        return frozenset(), None
+    user_list = list_for_request(request)
+    if user_list is None:
+        return frozenset(), (frozenset() if mode == "plan-to-watch" else None)
+    return user_list.ids_for(mode)
+
+
 def list_forget(request: Any) -> None:
     """Drop the request's cached list (after an import or a clear)."""
     django_request = getattr(request, "_request", request)

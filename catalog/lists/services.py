@@ -13,7 +13,9 @@ from catalog.lists.selectors import SESSION_KEY, UserList, list_for_request, lis
 from catalog.models import Anime, AnimeList, AnimeListEntry
 
 
-def _store_account(user: Any, parsed: ParsedList, unmatched: int) -> None:
+def _store_account(user: Any, parsed: ParsedList) -> None:
+    ids = [e.mal_id for e in parsed.entries]
+    unmatched = len(ids) - Anime.objects.filter(mal_id__in=ids).count()
     with transaction.atomic():
         AnimeList.objects.filter(owner=user).delete()
         stored = AnimeList.objects.create(
@@ -51,11 +53,9 @@ def list_import(*, request: Any, data: bytes) -> UserList:
     """Parse an export and make it the list of whoever sends it (account or session), replacing
     the one before. Raises ``ListFileError`` before anything is stored."""
     parsed = list_upload_parse(data)
-    known = set(Anime.objects.filter(mal_id__in=[e.mal_id for e in parsed.entries]).values_list("mal_id", flat=True))
-    unmatched = sum(1 for e in parsed.entries if e.mal_id not in known)
     user = getattr(request, "user", None)
     if user is not None and user.is_authenticated:
-        _store_account(user, parsed, unmatched)
+        _store_account(user, parsed)
     else:
         _store_session(request.session, parsed)
     list_forget(request)
@@ -86,8 +86,7 @@ def list_adopt_session(*, request: Any, user: Any) -> bool:
         entries=[ParsedEntry(int(m), t, s, int(sc), int(w)) for m, s, sc, t, w in entries],
         skipped=0,
     )
-    known = set(Anime.objects.filter(mal_id__in=[e.mal_id for e in parsed.entries]).values_list("mal_id", flat=True))
-    _store_account(user, parsed, sum(1 for e in parsed.entries if e.mal_id not in known))
+    _store_account(user, parsed)
     request.session.pop(SESSION_KEY, None)
     list_forget(request)
     return True

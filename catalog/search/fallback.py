@@ -16,6 +16,7 @@ import time
 from django.db.models import Count, F, Q
 
 from catalog.filters import AnimeCriteria
+from catalog.franchise import first_per_franchise
 from catalog.models import Anime
 from catalog.search.engine import EngineError, IndexMissing, engine
 from catalog.search.index import index_base, index_build_running
@@ -109,15 +110,9 @@ def similar_fallback(anime: Anime, *, limit: int = 6, criteria: AnimeCriteria | 
         .order_by("-shared", F("members").desc(nulls_last=True), "mal_id")
         .values_list("mal_id", "franchise_key", "shared")[: limit * 10]
     )
-    chosen: list[tuple[int, float]] = []
-    seen: set[str] = set()
-    for mal_id, key, shared in candidates:
-        if key and key in seen:
-            continue
-        if key:
-            seen.add(key)
-        chosen.append((mal_id, shared / len(genre_ids)))
-        if len(chosen) >= limit:
-            break
+    chosen = [
+        (mal_id, shared / len(genre_ids))
+        for mal_id, _, shared in first_per_franchise(candidates, lambda row: row[1], limit)
+    ]
     objects = {a.mal_id: a for a in Anime.objects.filter(mal_id__in=[m for m, _ in chosen]).prefetch_related("genres")}
     return [SearchHit(anime=objects[m], score=s) for m, s in chosen if m in objects]

@@ -10,7 +10,7 @@ from django import forms
 from django.http import QueryDict
 
 from catalog.filters import AnimeCriteria, AnimeFilter
-from catalog.lists.selectors import LIST_MODES, list_for_request
+from catalog.lists.selectors import LIST_MODES, list_filter_ids
 from catalog.models import Anime
 from catalog.search.understanding import FILTER_KEYS
 
@@ -40,10 +40,7 @@ class SimilarForm(forms.Form):
         mode = self.cleaned_data.get("list") or ""
         if not mode:
             return None
-        user_list = list_for_request(request)
-        exclude_ids, only_ids = user_list.ids_for(mode) if user_list is not None else (frozenset(), None)
-        if user_list is None and mode == "plan-to-watch":
-            only_ids = frozenset()
+        exclude_ids, only_ids = list_filter_ids(request, mode)
         return AnimeCriteria(list_mode=mode, exclude_ids=exclude_ids, only_ids=only_ids)
 
 

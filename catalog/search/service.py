@@ -21,6 +21,7 @@ from dataclasses import replace as dataclass_replace
 import numpy as np
 
 from catalog.filters import AnimeCriteria
+from catalog.franchise import first_per_franchise
 from catalog.models import Anime
 from catalog.search.assist import RERANK_TOP, assist_enabled, gemini_order, gemini_reading
 from catalog.search.embeddings import get_embedder
@@ -372,15 +373,5 @@ def _similar_ranked(anime: Anime, *, limit: int, criteria: AnimeCriteria | None 
             filter=query_filter,
             payload=["franchise_key"],
         )
-    chosen: list[tuple[int, float]] = []
-    seen: set[str] = set()
-    for hit in hits:
-        key = str(hit.payload.get("franchise_key", ""))
-        if key and key in seen:
-            continue
-        if key:
-            seen.add(key)
-        chosen.append((hit.id, hit.score))
-        if len(chosen) >= limit:
-            break
-    return chosen
+    chosen = first_per_franchise(hits, lambda hit: str(hit.payload.get("franchise_key", "")), limit)
+    return [(hit.id, hit.score) for hit in chosen]

@@ -101,7 +101,7 @@ def test_its_reasons_are_the_model_s_own_effects(active_run):
     X = run_predictor.design(item, embedding)
     _, base = run_predictor.model.predict(X)
     assert base[0] == pytest.approx(prediction.predicted_score, abs=0.01)
-    columns = run_predictor._columns()
+    columns = run_predictor.input_columns
     for key in ("studio", "episodes"):
         neutral = X.copy()
         neutral[0, columns[key]] = run_predictor.model.column_means[columns[key]]
