@@ -708,16 +708,6 @@ class TrainingOutcome:
     phases: dict[str, float]
     families: tuple[str, ...]
 
-    @property
-    def grouped(self) -> DesignResult:
-        return self.designs["grouped"]
-
-    def summary(self) -> dict[str, object]:
-        return {
-            "chosen": self.chosen,
-            **{name: design.metrics.get("selected") for name, design in self.designs.items()},
-        }
-
 
 def train(
     data: TrainingData,

@@ -12,7 +12,7 @@ from evaluator.models import TrainingRun
 from evaluator.predictor import artifact_usable
 from evaluator.selectors import DESIGNS, run_summary, training_run_running
 from evaluator.services import RetrainInProgress, feature_ablation, training_run_train
-from evaluator.training import BASELINES, FAMILIES, METRIC_KEYS
+from evaluator.training import BASELINES, FAMILIES, METRIC_KEYS, SELECTION_KEYS
 
 
 class Command(BaseCommand):
@@ -111,12 +111,12 @@ class Command(BaseCommand):
             self.stdout.write(json.dumps(rows))
             return
         self.stdout.write(
-            f"{'features':<44} {'design':<8} " + " ".join(f"{k:>10}" for k in (*METRIC_KEYS[:4], "criterion"))
+            f"{'features':<44} {'design':<8} " + " ".join(f"{k:>10}" for k in (*SELECTION_KEYS, "criterion"))
         )
         for row in rows:
             for design in ("grouped", "time"):
                 m = row[design]
-                values = " ".join(f"{m[k]:>10.3f}" for k in (*METRIC_KEYS[:4], "criterion"))
+                values = " ".join(f"{m[k]:>10.3f}" for k in (*SELECTION_KEYS, "criterion"))
                 self.stdout.write(f"{row['name']:<44} {design:<8} {values}")
         self.stdout.write("\nA group is kept when leaving it out lowers the criterion on both designs:")
         for row in rows[1:]:
