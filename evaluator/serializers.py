@@ -138,20 +138,15 @@ class DesignsSerializer(serializers.Serializer):
     random = MetricsSerializer(help_text="Random K-fold split (sequels leak across it).")
 
 
-class SetFiguresSerializer(serializers.Serializer):
-    coverage = serializers.FloatField(help_text="Share of held-out anime whose true tier was in the set.")
-    mean_size = serializers.FloatField(help_text="Tiers per set, on average.")
+class ModelReportSerializer(DesignsSerializer):
+    """The chosen model (nested selection) under each design (``grouped``, ``time``, ``random``),
+    and the rest of the report."""
 
-
-class ModelReportSerializer(serializers.Serializer):
     run_id = serializers.IntegerField()
     active = serializers.BooleanField()
     chosen = serializers.CharField(help_text="The family the nested selection chose on all the data.")
     params = serializers.DictField(help_text="The deployed configuration.")
     selection = serializers.DictField(help_text="The selection criterion and each split's winners.")
-    grouped = MetricsSerializer(help_text="The chosen model (nested selection), grouped CV.")
-    time = MetricsSerializer(allow_null=True, help_text="The chosen model, time split.")
-    random = MetricsSerializer(help_text="The chosen model, random split.")
     candidates = serializers.DictField(child=serializers.DictField(), help_text="Every family, per design.")
     baselines = serializers.DictField(child=DesignsSerializer(), help_text="Majority tier and the seed's model.")
     time_split = serializers.DictField(help_text="cut_year, train and test counts.")
