@@ -337,3 +337,29 @@ def test_the_api_documents_the_list_endpoints(catalog, client: Client):
     for path in ("/api/anime/", "/api/search/", "/api/anime/{mal_id}/similar/"):
         names = {p["name"] for p in schema["paths"][path]["get"]["parameters"]}
         assert "list" in names, path
+
+
+def test_recommend_eval_prints_each_method_beside_the_baseline(search_index: str, capsys):
+    import json
+
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    call_command("recommend_eval", "--users", "8", "--json", "--negative-weights", "0.5", "--tag-weights", "0,2")
+    report = json.loads(capsys.readouterr().out)
+    assert 0 < report["lists"] <= 8
+    assert set(report["methods"]) == {
+        "most popular unseen",
+        "disliked x0.5, popular x0, score x0, tags x0",
+        "disliked x0.5, popular x0, score x0, tags x2",
+        "disliked x0.5, popular x0, score x1, tags x0",
+        "disliked x0.5, popular x0, score x1, tags x2",
+        "disliked x0.5, popular x2, score x0, tags x0",
+        "disliked x0.5, popular x2, score x0, tags x2",
+        "disliked x0.5, popular x2, score x1, tags x0",
+        "disliked x0.5, popular x2, score x1, tags x2",
+    }
+    for figures in report["methods"].values():
+        assert 0 <= figures["ndcg@10"] <= figures["hit@10"] <= 1
+    with pytest.raises(CommandError, match="--negative-weights: comma-separated numbers"):
+        call_command("recommend_eval", "--negative-weights", "x")

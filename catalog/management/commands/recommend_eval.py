@@ -21,7 +21,7 @@ from collections import Counter, defaultdict
 from typing import Any
 
 import numpy as np
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
 from catalog.lists.recommend import (
@@ -50,6 +50,18 @@ def score_ranking(franchises: list[str], relevant: set[str]) -> tuple[float, flo
     return float(any(relevance)), (_dcg(relevance) / ideal if ideal else 0.0)
 
 
+def weights_option(options: dict[str, Any], name: str) -> list[float]:
+    """A comma-separated list of non-negative weights; ``CommandError`` naming the option otherwise."""
+    flag = "--" + name.replace("_", "-")
+    try:
+        weights = [float(w) for w in options[name].split(",") if w.strip()]
+    except ValueError:
+        raise CommandError(f"{flag}: comma-separated numbers, e.g. 0,0.5 (got {options[name]!r})") from None
+    if not weights or any(w < 0 or not math.isfinite(w) for w in weights):
+        raise CommandError(f"{flag}: at least one weight, none negative (got {options[name]!r})")
+    return weights
+
+
 class Command(BaseCommand):
     help = "Hit@10 and nDCG@10 of the list recommendations on simulated lists, against most-popular-unseen."
 
@@ -75,6 +87,12 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if options["users"] < 1:
+            raise CommandError("--users must be at least 1")
+        if not 2 <= options["list_size"] <= 500:
+            raise CommandError("--list-size must be from 2 to 500")
+        if not 0 < options["hide"] < 1:
+            raise CommandError("--hide is a share: more than 0 and less than 1")
         rng = np.random.default_rng(options["seed"])
         rows = list(Anime.objects.prefetch_related("genres").order_by("mal_id"))
         franchise = {a.mal_id: a.franchise_key or f"mal-{a.mal_id}" for a in rows}
@@ -89,10 +107,10 @@ class Command(BaseCommand):
                 best[key] = a
         pool = list(best.values())
         members = np.sqrt(np.array([a.members or 1 for a in pool], dtype=np.float64))
-        negative = [float(w) for w in options["negative_weights"].split(",") if w.strip()]
-        popular = [float(w) for w in options["popularity_weights"].split(",") if w.strip()]
-        quality = [float(w) for w in options["quality_weights"].split(",") if w.strip()]
-        tag_weights = [float(w) for w in options["tag_weights"].split(",") if w.strip()]
+        negative, popular, quality, tag_weights = (
+            weights_option(options, name)
+            for name in ("negative_weights", "popularity_weights", "quality_weights", "tag_weights")
+        )
         methods: dict[str, Weights | None] = {"most popular unseen": None}
         methods.update(
             {
