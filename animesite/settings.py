@@ -60,7 +60,7 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DJANGO_DATA_UPLOAD_MAX_MEMORY_SIZE", 1024
 DATA_UPLOAD_MAX_NUMBER_FIELDS = env_int("DJANGO_DATA_UPLOAD_MAX_NUMBER_FIELDS", 200, minimum=10)
 FILE_UPLOAD_MAX_MEMORY_SIZE = DATA_UPLOAD_MAX_MEMORY_SIZE
 # Uploaded files stay in memory, never on disk, and stop at this size (animesite/uploads.py);
-# the only upload is a MyAnimeList list export (its parser has the same limit).
+# the only upload is a MyAnimeList list export (its parser checks the same bound).
 FILE_UPLOAD_HANDLERS = ["animesite.uploads.MemoryOnlyUploadHandler"]
 FILE_UPLOAD_MAX_BYTES = 5 * 1024 * 1024
 # Seconds each part of /readyz may take (animesite/health.py).

@@ -4,7 +4,8 @@ The export is XML: a ``<myanimelist>`` root with one ``<myinfo>`` (user_id, user
 and one ``<anime>`` per entry (``series_animedb_id``, ``series_title``, ``my_score`` 0-10,
 ``my_status``, ``my_watched_episodes``, …). An upload is untrusted, so:
 
-- at most ``MAX_UPLOAD_BYTES`` are read (the view's upload handler stops earlier still);
+- at most ``settings.FILE_UPLOAD_MAX_BYTES`` (5 MB) are read: the site's upload handler stops
+  there, and bytes handed in otherwise are checked here;
 - gzip is recognised by its magic bytes and inflated in chunks; more than ``MAX_XML_BYTES`` of
   XML is refused (a "gzip bomb" of a few KB that inflates to gigabytes stops at the limit);
 - the XML goes through defusedxml with DTDs forbidden: no entity declarations, so no entity
@@ -22,10 +23,10 @@ from xml.etree.ElementTree import Element, ParseError
 
 import defusedxml.ElementTree as SafeElementTree
 from defusedxml import DefusedXmlException
+from django.conf import settings
 
 from catalog.models import ListStatus
 
-MAX_UPLOAD_BYTES = 5 * 1024 * 1024  # = settings.FILE_UPLOAD_MAX_BYTES
 MAX_XML_BYTES = 40 * 1024 * 1024
 MAX_ENTRIES = 30_000
 GZIP_MAGIC = b"\x1f\x8b"
@@ -52,6 +53,14 @@ STATUSES = {
 
 class ListFileError(ValueError):
     """The upload is not a list export we can read; the message says why."""
+
+
+def max_upload_mb() -> int:
+    return settings.FILE_UPLOAD_MAX_BYTES // (1024 * 1024)
+
+
+def too_large() -> ListFileError:
+    return ListFileError(f"The file is larger than {max_upload_mb()} MB.")
 
 
 @dataclass(frozen=True)
@@ -94,8 +103,8 @@ def _inflate(data: bytes) -> bytes:
 
 def list_file_read(data: bytes) -> bytes:
     """The XML of an upload, ``.xml`` or ``.xml.gz``."""
-    if len(data) > MAX_UPLOAD_BYTES:
-        raise ListFileError(f"The file is larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MB.")
+    if len(data) > settings.FILE_UPLOAD_MAX_BYTES:
+        raise too_large()
     if not data:
         raise ListFileError("The file is empty.")
     xml = _inflate(data) if data.startswith(GZIP_MAGIC) else data

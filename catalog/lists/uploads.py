@@ -6,14 +6,14 @@ from __future__ import annotations
 from typing import Any
 
 from animesite.uploads import upload_too_large
-from catalog.lists.parsing import MAX_UPLOAD_BYTES, ListFileError
+from catalog.lists.parsing import ListFileError, too_large
 
 
 def uploaded_bytes(request: Any, name: str = "file") -> bytes:
     """The uploaded file's bytes; ``ListFileError`` when it is missing or too large."""
     upload = request.FILES.get(name)
     if upload_too_large(request):
-        raise ListFileError(f"The file is larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MB.")
+        raise too_large()
     if upload is None:
         raise ListFileError("Choose your MyAnimeList export file (.xml or .xml.gz).")
     return upload.read()

@@ -10,7 +10,7 @@ from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_http_methods, require_POST
 
 from catalog import selectors
-from catalog.lists.parsing import MAX_ENTRIES, MAX_UPLOAD_BYTES, ListFileError
+from catalog.lists.parsing import MAX_ENTRIES, ListFileError, max_upload_mb
 from catalog.lists.recommend import recommend
 from catalog.lists.selectors import list_for_request
 from catalog.lists.services import list_clear, list_import
@@ -27,7 +27,7 @@ def _list_context(request: HttpRequest, error: str = "") -> dict[str, object]:
         "summary": user_list.summary() if user_list is not None else None,
         "statuses": ListStatus.choices,
         "error": error,
-        "max_mb": MAX_UPLOAD_BYTES // (1024 * 1024),
+        "max_mb": max_upload_mb(),
         "max_entries": MAX_ENTRIES,
     }
 
