@@ -408,12 +408,21 @@ class MemberOutputs:
             s_ridge = self.ridge[(w, config.alpha)]
             p_ridge = score_to_probabilities(s_ridge, self.sigma[(w, config.alpha)], self.cutoffs)
         if config.family == "logreg":
-            return p_lr, s_lr, ordinal_decide(p_lr, config.far)
-        if config.family == "ridge":
-            return p_ridge, s_ridge, tier_labels(s_ridge, self.cutoffs)
-        p = config.mix * p_lr + (1 - config.mix) * p_ridge
-        s = config.mix * s_lr + (1 - config.mix) * s_ridge
-        return p, s, ordinal_decide(p, config.far)
+            p, s = p_lr, s_lr
+        elif config.family == "ridge":
+            p, s = p_ridge, s_ridge
+        else:
+            p = config.mix * p_lr + (1 - config.mix) * p_ridge
+            s = config.mix * s_lr + (1 - config.mix) * s_ridge
+        return p, s, decide(config, p, s, self.cutoffs)
+
+
+def decide(config: Config, probabilities: np.ndarray, scores: np.ndarray, cutoffs: Cutoffs) -> np.ndarray:
+    """The tiers a configuration decides: the ridge regressor cuts its score at the thresholds,
+    the others take the least expected ordinal cost."""
+    if config.family == "ridge":
+        return tier_labels(scores, cutoffs)
+    return ordinal_decide(probabilities, config.far)
 
 
 def _members_fit_predict(
@@ -509,10 +518,6 @@ class TierModel:
     thresholds: dict[float, float]  # level -> conformal threshold
     column_means: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
-    @property
-    def name(self) -> str:
-        return self.config.family
-
     def predict(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(probabilities, scores) of full design rows (fixed columns then record columns)."""
         Xs = self.scaler.transform(X)
@@ -528,9 +533,7 @@ class TierModel:
         return probabilities, scores
 
     def decide(self, probabilities: np.ndarray, scores: np.ndarray) -> np.ndarray:
-        if self.config.family == "ridge":
-            return tier_labels(scores, self.cutoffs)
-        return ordinal_decide(probabilities, self.config.far)
+        return decide(self.config, probabilities, scores, self.cutoffs)
 
     def tier_sets(self, probabilities: np.ndarray, level: float = LEVEL) -> tuple[np.ndarray, np.ndarray]:
         return tier_sets(probabilities, self.thresholds[level])
