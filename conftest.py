@@ -26,6 +26,12 @@ def shared_fixtures() -> Path:
     return path
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _fast_password_hashing() -> None:
+    """Tests sign in hundreds of times: a fast hasher (the algorithm is not what they test)."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker, shared_data: Path):
     """Import the real catalogue (../shared/data, ~2,300 anime) once per test session into the

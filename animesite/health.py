@@ -1,7 +1,8 @@
 """Liveness and readiness probes.
 
 ``/healthz``: the process answers (no dependency is touched), 200.
-``/readyz``: each part's state; 200 ("ready") when every part is usable, 503 otherwise: "starting"
+``/readyz``: each part's state (anonymous callers see up/down per part; staff, by session or
+token, the details below); 200 ("ready") when every part is usable, 503 otherwise: "starting"
 while the search index or the evaluator's model is not there yet (a first run builds them in the
 background, and the site answers meanwhile from the keyword fallback), "unavailable" when a part
 is down:
@@ -25,11 +26,15 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
+from importlib import import_module
 from pathlib import Path
 
 from django.conf import settings
-from django.db import connection
+from django.contrib.auth import get_user
+from django.db import DatabaseError, connection
 from django.http import HttpRequest, JsonResponse
+from rest_framework.authentication import TokenAuthentication
+from rest_framework.exceptions import AuthenticationFailed
 
 logger = logging.getLogger(__name__)
 
@@ -157,11 +162,35 @@ def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"status": "ok"})
 
 
+def caller_is_staff(request: HttpRequest) -> bool:
+    """Whether the caller is a signed-in staff member (session cookie) or a staff token. The probe
+    is answered before the session and auth middleware run, so both are read here, and only when
+    the request carries one: load balancers' probes cost no query."""
+    if request.headers.get("Authorization", "").startswith("Token "):
+        try:
+            found = TokenAuthentication().authenticate(request)  # type: ignore[arg-type]
+        except (AuthenticationFailed, DatabaseError):
+            return False
+        return bool(found and found[0].is_active and found[0].is_staff)
+    if settings.SESSION_COOKIE_NAME not in request.COOKIES:
+        return False
+    engine = import_module(settings.SESSION_ENGINE)
+    request.session = engine.SessionStore(request.COOKIES[settings.SESSION_COOKIE_NAME])
+    try:
+        user = get_user(request)
+    except DatabaseError:  # the database is down: the probe still answers, without details
+        return False
+    return bool(user.is_active and user.is_staff)
+
+
 def readyz(request: HttpRequest) -> JsonResponse:
     ready, parts = readiness()
     overall = "ready" if ready else "unavailable"
     if not ready and not any(part["status"] == DOWN for part in parts.values()):
         overall = "starting"
+    if not caller_is_staff(request):
+        # Anyone may probe; only staff see the details (generations, vendors, errors, progress).
+        parts = {name: {"status": part["status"]} for name, part in parts.items()}
     response = JsonResponse({"status": overall, "checks": parts}, status=200 if ready else 503)
     response["Cache-Control"] = "no-store"
     return response

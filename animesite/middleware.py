@@ -1,5 +1,5 @@
 """Request-level plumbing: a request id on every request, its log lines and its response;
-health probes answered before host checks and SSL redirects; a rate limit on admin logins."""
+health probes answered before host checks and SSL redirects; writes from other sites refused."""
 
 from __future__ import annotations
 
@@ -8,11 +8,12 @@ import re
 import time
 import uuid
 from collections.abc import Callable
+from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
-from django.urls import reverse
-from rest_framework.throttling import SimpleRateThrottle
+from django.core.exceptions import DisallowedHost
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
 
 from animesite.logs import request_id_var
 
@@ -81,32 +82,38 @@ class HealthCheckMiddleware:
         return self.get_response(request)
 
 
-class AdminLoginThrottle(SimpleRateThrottle):
-    """Login attempts per client address (rate ``admin_login`` in DEFAULT_THROTTLE_RATES)."""
-
-    scope = "admin_login"
-
-    def get_cache_key(self, request: HttpRequest, view: object) -> str:  # type: ignore[override]
-        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
-
-
-class AdminLoginRateLimitMiddleware:
-    """Refuses admin login POSTs past the rate with 429, so passwords cannot be guessed at speed."""
+class CrossSiteWriteGuardMiddleware:
+    """Refuses a write (POST, PUT, PATCH, DELETE) that a browser says comes from another site or
+    origin: ``Sec-Fetch-Site`` other than same-origin, or an ``Origin`` that is neither this host
+    nor in ``CSRF_TRUSTED_ORIGINS``. The CSRF token protects the forms; this also covers the API,
+    whose endpoints DRF exempts from Django's CSRF middleware, and a page on another port of the
+    same host (same-site, so SameSite=Lax cookies go along). Programs send neither header."""
 
     def __init__(self, get_response: Handler) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if request.method == "POST" and request.path == reverse("admin:login"):
-            throttle = AdminLoginThrottle()
-            if not throttle.allow_request(request, None):  # type: ignore[arg-type]
-                wait = throttle.wait()
-                response = HttpResponse(
-                    "Too many login attempts from your address. Try again later.",
-                    status=429,
-                    content_type="text/plain; charset=utf-8",
-                )
-                if wait:
-                    response["Retry-After"] = str(int(wait) + 1)
-                return response
+        if request.method not in ("GET", "HEAD", "OPTIONS", "TRACE") and self._cross_site(request):
+            message = "Writes from another site are refused."
+            if request.path.startswith(("/api/", "/compat/")):
+                return JsonResponse({"detail": message}, status=403)
+            return render(request, "403.html", {"message": message}, status=403)
         return self.get_response(request)
+
+    @staticmethod
+    def _cross_site(request: HttpRequest) -> bool:
+        fetch_site = request.headers.get("Sec-Fetch-Site", "")
+        if fetch_site and fetch_site not in ("same-origin", "none"):
+            return True
+        origin = request.headers.get("Origin")
+        if origin is None:
+            return False
+        trusted = {o.rstrip("/") for o in settings.CSRF_TRUSTED_ORIGINS}
+        if origin.rstrip("/") in trusted:
+            return False
+        # The host, not the scheme: behind a TLS proxy without SECURE_PROXY_SSL_HEADER the app
+        # sees http while the browser says https.
+        try:
+            return urlsplit(origin).netloc.lower() != request.get_host().lower()
+        except DisallowedHost:
+            return True

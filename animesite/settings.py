@@ -90,6 +90,33 @@ INSTALLED_APPS = [
 ]
 LOGIN_REDIRECT_URL = "/my-list/"
 LOGOUT_REDIRECT_URL = "/"
+# Sign-in, sign-up and password reset, admin included (accounts/throttle.py): attempts per client
+# address and per user name, counted in the shared cache ("off" lifts them).
+AUTH_THROTTLE_IP_RATE = env_str("AUTH_THROTTLE_IP_RATE", "20/hour")
+AUTH_THROTTLE_NAME_RATE = env_str("AUTH_THROTTLE_NAME_RATE", "10/hour")
+if AUTH_THROTTLE_IP_RATE.strip().lower() in ("", "off", "none"):
+    AUTH_THROTTLE_IP_RATE = AUTH_THROTTLE_NAME_RATE = ""
+
+# Mail: only with EMAIL_HOST set does the site send any, and password reset is offered only then (a
+# reset page that says "we sent you a mail" when nothing can be sent would lie). Nothing else sends
+# mail (no ADMINS), so without it no mailer is configured at all.
+_email_host = env_str("EMAIL_HOST")
+if _email_host:
+    MAILERS = {
+        "default": {
+            "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+            "OPTIONS": {
+                "host": _email_host,
+                "port": env_int("EMAIL_PORT", 587, minimum=1, maximum=65535),
+                "username": env_str("EMAIL_HOST_USER"),
+                "password": env_str("EMAIL_HOST_PASSWORD"),
+                "use_tls": env_bool("EMAIL_USE_TLS", True),
+                "timeout": 10,
+            },
+        }
+    }
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "webmaster@localhost")
+PASSWORD_RESET_ENABLED = bool(_email_host)
 
 MIDDLEWARE = [
     "animesite.middleware.RequestIdMiddleware",
@@ -99,13 +126,14 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "animesite.input_guard.NulCharacterGuardMiddleware",  # NUL in a parameter: 400, not a Postgres error
-    "animesite.middleware.AdminLoginRateLimitMiddleware",
+    "animesite.middleware.CrossSiteWriteGuardMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "accounts.throttle.AuthThrottleMiddleware",
 ]
 
 ROOT_URLCONF = "animesite.urls"
@@ -193,6 +221,11 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
 # Calls recorded while the broker was down (jobs.PendingTask) are sent again once it is back.
 CELERY_BEAT_SCHEDULE["jobs-pending-retry"] = {"task": "jobs.tasks.pending_tasks_retry", "schedule": 300.0}
+# Signed-out visitors' imported lists expire with their session (catalog/lists/services.py).
+CELERY_BEAT_SCHEDULE["lists-expire-daily"] = {
+    "task": "catalog.tasks.anime_lists_expire",
+    "schedule": crontab(minute=15, hour=4),
+}
 if not CELERY_BROKER_URL:
     CELERY_BROKER_URL = "memory://"
 
@@ -259,12 +292,17 @@ CELERY_BEAT_SCHEDULE["evaluator-retrain-weekly"] = {
     "schedule": crontab(minute=30, hour=3, day_of_week="sunday"),
 }
 
+# Rate limits and sign-in attempts are counted here, so every worker must share it in production:
+# Redis (REDIS_URL; compose sets it, and `check --deploy` warns without it). The embedded default
+# keeps the in-process cache: one process, one developer.
 CACHES = {
     "default": (
         {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
         if REDIS_URL
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     )
+    # Sites (or test runs) sharing one Redis keep their counters apart.
+    | {"KEY_PREFIX": env_str("CACHE_KEY_PREFIX")}
 }
 
 
@@ -278,15 +316,17 @@ REST_FRAMEWORK = {
     # Session first: anonymous writes keep answering 403; staff scripts send "Authorization:
     # Token <key>" (tokens in the admin or `manage.py drf_create_token <user>`).
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
+        "animesite.authentication.SessionAuthentication",
         "rest_framework.authentication.TokenAuthentication",
     ],
     # Per client address for anonymous users, per account for signed-in ones; views with a
-    # throttle_scope (search, evaluate) get their own tighter rate on top.
+    # throttle_scope (search, evaluate, list import) get their own tighter rate on top, shared
+    # with the pages that do the same work (animesite/throttling.py: atomic counters in the
+    # cache, so every worker counts together when the cache is Redis).
     "DEFAULT_THROTTLE_CLASSES": [
-        "rest_framework.throttling.AnonRateThrottle",
-        "rest_framework.throttling.UserRateThrottle",
-        "rest_framework.throttling.ScopedRateThrottle",
+        "animesite.throttling.AnonRateThrottle",
+        "animesite.throttling.UserRateThrottle",
+        "animesite.throttling.ScopedRateThrottle",
     ],
     # Proxies in front of the app: with N > 0 the client address is read from X-Forwarded-For;
     # 0 trusts only REMOTE_ADDR (a client cannot dodge its limit with a made-up header).
@@ -303,7 +343,7 @@ REST_FRAMEWORK = {
         "search": _throttle_rate(env_str("SEARCH_THROTTLE_RATE", "60/minute")),
         "anon": _throttle_rate(env_str("API_ANON_THROTTLE_RATE", "300/minute")),
         "user": _throttle_rate(env_str("API_USER_THROTTLE_RATE", "1200/minute")),
-        "admin_login": _throttle_rate(env_str("ADMIN_LOGIN_THROTTLE_RATE", "20/hour")),
+        "list_import": _throttle_rate(env_str("LIST_IMPORT_THROTTLE_RATE", "10/minute")),
     },
 }
 

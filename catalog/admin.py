@@ -269,8 +269,9 @@ class AnimeListAdmin(admin.ModelAdmin):
     """Imported lists, by their counts only: staff see who has one and how big, never what is on
     it (no entries inline, no entry admin). Deleting a list is the owner's "clear"."""
 
-    list_display = ("owner", "entry_count", "unmatched_count", "imported_at")
-    fields = ("owner", "mal_user_name", "entry_count", "unmatched_count", "imported_at")
+    list_display = ("owner", "entry_count", "unmatched_count", "imported_at", "expires_at")
+    list_filter = (("owner", admin.EmptyFieldListFilter),)
+    fields = ("owner", "mal_user_name", "entry_count", "unmatched_count", "imported_at", "expires_at")
     readonly_fields = fields
     search_fields = ("owner__username",)
     ordering = ("-imported_at",)

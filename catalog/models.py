@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.conf import settings
 from django.db import models
 from django.urls import reverse
@@ -217,21 +219,46 @@ class ListStatus(models.TextChoices):
     PLAN_TO_WATCH = "plan-to-watch", "Plan to Watch"
 
 
-class AnimeList(models.Model):
-    """A signed-in user's imported MyAnimeList list (a visitor's lives in the session). Only its
-    owner sees it; the admin shows its counts, never its entries."""
+class AnimeListQuerySet(models.QuerySet["AnimeList"]):
+    def anonymous(self) -> AnimeListQuerySet:
+        return self.filter(owner__isnull=True)
 
-    owner = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="anime_list")
+    def expired(self, now: datetime) -> AnimeListQuerySet:
+        return self.anonymous().filter(expires_at__lte=now)
+
+
+class AnimeList(models.Model):
+    """An imported MyAnimeList list: a signed-in user's (``owner``), or a signed-out visitor's,
+    which their session points to by id and which expires with it (``expires_at``; beat deletes
+    expired ones), so a big list never bloats the session table. Only its owner (or that
+    session) sees it; the admin shows its counts, never its entries."""
+
+    owner = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="anime_list", null=True, blank=True
+    )
+    expires_at = models.DateTimeField(
+        null=True, blank=True, db_index=True, help_text="Signed-out visitors' lists only: deleted after this."
+    )
     mal_user_name = models.CharField(max_length=64, blank=True, help_text="From the export's <myinfo>.")
     imported_at = models.DateTimeField()
     entry_count = models.PositiveIntegerField(default=0)
     unmatched_count = models.PositiveIntegerField(default=0, help_text="Entries whose anime is not in the catalogue.")
 
+    objects = AnimeListQuerySet.as_manager()
+
     class Meta:
         verbose_name = "imported list"
+        constraints = [
+            # A list belongs to an account or expires with a visitor's session: never neither.
+            models.CheckConstraint(
+                condition=models.Q(owner__isnull=False) | models.Q(expires_at__isnull=False),
+                name="catalog_list_owner_or_expiry",
+            )
+        ]
 
     def __str__(self) -> str:
-        return f"List of user {self.owner_id} ({self.entry_count} entries)"
+        who = f"user {self.owner_id}" if self.owner_id else "a signed-out visitor"
+        return f"List of {who} ({self.entry_count} entries)"
 
 
 class AnimeListEntry(models.Model):

@@ -20,3 +20,13 @@ def anime_index_batch(mal_ids: list[int]) -> dict[str, int]:
     else:
         logger.info("indexed %s, unchanged %s, removed %s", stats.indexed, stats.unchanged, stats.deleted)
     return {"indexed": stats.indexed, "unchanged": stats.unchanged, "deleted": stats.deleted}
+
+
+@shared_task(name="catalog.tasks.anime_lists_expire", acks_late=True)
+def anime_lists_expire() -> dict[str, int]:
+    """Delete signed-out visitors' lists past their expiry, and expired sessions (beat, daily)."""
+    from catalog.lists.services import anime_lists_expire as expire
+
+    lists, sessions = expire()
+    logger.info("deleted %s expired lists and %s expired sessions", lists, sessions)
+    return {"lists": lists, "sessions": sessions}

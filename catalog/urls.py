@@ -14,5 +14,6 @@ urlpatterns = [
     path("search/", search_views.search_page, name="search"),
     path("my-list/", list_views.my_list, name="my-list"),
     path("my-list/clear/", list_views.my_list_clear, name="my-list-clear"),
+    path("my-list/pending/", list_views.my_list_pending, name="my-list-pending"),
     path("for-you/", list_views.for_you, name="for-you"),
 ]

@@ -13,9 +13,9 @@ from rest_framework.exceptions import NotFound
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
+from animesite.throttling import ScopedRateThrottle
 from evaluator import services
 from evaluator.inputs import EvaluateInputSerializer, EvaluationInputError
 from evaluator.models import TrainingRun

@@ -8,6 +8,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_GET, require_http_methods
 
+from animesite.throttling import page_throttle
 from catalog.models import TierThresholds
 from catalog.tiers import TIER_ORDER, Tier
 from evaluator import charts, services
@@ -61,6 +62,8 @@ def evaluate(request: HttpRequest) -> HttpResponse:
     answer the result partial and push the result URL."""
     if request.method == "GET":
         return render(request, "evaluator/evaluate.html", _form_context())
+    if refused := page_throttle(request, "evaluate"):
+        return refused
     values = _form_values(request)
     errors: dict[str, list[str]] = {}
     try:

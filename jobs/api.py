@@ -6,9 +6,11 @@ from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiResponse, inline_serializer
 from rest_framework import serializers
-from rest_framework.authentication import SessionAuthentication, TokenAuthentication
+from rest_framework.authentication import TokenAuthentication
 from rest_framework.permissions import IsAdminUser
 from rest_framework.views import APIView
+
+from animesite.authentication import SessionAuthentication
 
 DETAIL = inline_serializer(name="StaffActionDetail", fields={"detail": serializers.CharField()})
 DENIED = {

@@ -3,6 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.db import OperationalError
 
 from animesite import health
@@ -25,6 +26,13 @@ def built_index(own_qdrant) -> str:
     """An empty generation of the index, published. Returns its name."""
     with engine().building(index_base(), schema=index_schema(), format=index_format()) as collection:
         return collection.generation
+
+
+@pytest.fixture
+def staff(client, django_user_model):
+    """A signed-in staff member: /readyz shows them each part's details."""
+    client.force_login(django_user_model.objects.create_user("ops", password="pw-ops-123456", is_staff=True))
+    return client
 
 
 @pytest.fixture
@@ -56,10 +64,10 @@ def test_it_answers_probes_for_any_host_and_over_plain_http(client, settings):
     assert client.get("/", HTTP_HOST="10.0.0.7:8000").status_code == 400
 
 
-def test_it_is_ready_when_every_part_is_up(client, db, built_index, model_file, settings):
+def test_it_is_ready_when_every_part_is_up(staff, db, built_index, model_file, settings):
     settings.REDIS_URL = ""
     settings.CELERY_BROKER_URL = "memory://"
-    response = client.get("/readyz")
+    response = staff.get("/readyz")
     assert response.status_code == 200
     assert response["Cache-Control"] == "no-store"
     assert response.json() == {
@@ -73,11 +81,40 @@ def test_it_is_ready_when_every_part_is_up(client, db, built_index, model_file, 
     }
 
 
-def test_it_is_starting_while_the_index_and_the_model_are_missing(client, db, own_qdrant):
+def test_it_tells_anonymous_callers_only_up_or_down_per_part(client, db, built_index, model_file, settings):
+    from rest_framework.authtoken.models import Token
+
+    settings.REDIS_URL = ""
+    settings.CELERY_BROKER_URL = "memory://"
+    expected = {
+        "status": "ready",
+        "checks": {
+            "database": {"status": "up"},
+            "redis": {"status": "not configured"},
+            "qdrant": {"status": "up"},
+            "model": {"status": "up"},
+        },
+    }
+    assert client.get("/readyz").json() == expected
+    # Neither a signed-in non-staff user nor a bad token sees more; a staff token does.
+    user = get_user_model().objects.create_user("reader", password="pw-reader-123")
+    client.force_login(user)
+    assert client.get("/readyz").json() == expected
+    client.logout()
+    assert client.get("/readyz", HTTP_AUTHORIZATION="Token nope").json() == expected
+    user.is_staff = True
+    user.save()
+    token = Token.objects.create(user=user).key
+    detailed = client.get("/readyz", HTTP_AUTHORIZATION=f"Token {token}").json()
+    assert detailed["checks"]["qdrant"]["generation"] == built_index
+    assert detailed["checks"]["database"]["vendor"] == health.connection.vendor
+
+
+def test_it_is_starting_while_the_index_and_the_model_are_missing(staff, db, own_qdrant):
     from evaluator.models import TrainingRun
 
     TrainingRun.objects.update(is_active=False)
-    response = client.get("/readyz")
+    response = staff.get("/readyz")
     assert response.status_code == 503
     body = response.json()
     assert body["status"] == "starting"
@@ -90,7 +127,7 @@ def test_it_is_starting_while_the_index_and_the_model_are_missing(client, db, ow
     assert body["checks"]["model"] == {"status": "missing", "detail": "no active model: run manage.py train_classifier"}
 
 
-def test_it_reports_the_first_build_and_training_in_progress(client, db, own_qdrant):
+def test_it_reports_the_first_build_and_training_in_progress(staff, db, own_qdrant):
     from catalog.search.index import index_build_claim
     from evaluator.models import TrainingRun
 
@@ -99,7 +136,7 @@ def test_it_reports_the_first_build_and_training_in_progress(client, db, own_qdr
     build = index_build_claim()
     build.done = build.total // 4
     build.save()
-    body = client.get("/readyz").json()
+    body = staff.get("/readyz").json()
     assert body["status"] == "starting"
     assert body["checks"]["qdrant"]["status"] == "missing"
     assert body["checks"]["qdrant"]["building"] == 25
@@ -107,7 +144,7 @@ def test_it_reports_the_first_build_and_training_in_progress(client, db, own_qdr
     assert body["checks"]["model"] == {"status": "missing", "detail": "the first model is being trained"}
 
 
-def test_it_is_unavailable_when_the_database_is_down(client, db, built_index, monkeypatch):
+def test_it_is_unavailable_when_the_database_is_down(staff, db, built_index, monkeypatch):
     class DeadConnection:
         vendor = "postgresql"
 
@@ -115,7 +152,7 @@ def test_it_is_unavailable_when_the_database_is_down(client, db, built_index, mo
             raise OperationalError("could not connect to server: Connection refused")
 
     monkeypatch.setattr(health, "connection", DeadConnection())
-    response = client.get("/readyz")
+    response = staff.get("/readyz")
     assert response.status_code == 503
     body = response.json()
     assert body["status"] == "unavailable"
@@ -125,8 +162,8 @@ def test_it_is_unavailable_when_the_database_is_down(client, db, built_index, mo
     assert body["checks"]["qdrant"]["status"] == "up"
 
 
-def test_it_is_unavailable_when_qdrant_is_unreachable(client, db, qdrant_down):
-    response = client.get("/readyz")
+def test_it_is_unavailable_when_qdrant_is_unreachable(staff, db, qdrant_down):
+    response = staff.get("/readyz")
     assert response.status_code == 503
     body = response.json()
     assert body["status"] == "unavailable"
@@ -135,7 +172,7 @@ def test_it_is_unavailable_when_qdrant_is_unreachable(client, db, qdrant_down):
     assert body["checks"]["database"]["status"] == "up"
 
 
-def test_it_bounds_a_hanging_check_in_time(client, db, settings, monkeypatch):
+def test_it_bounds_a_hanging_check_in_time(staff, db, settings, monkeypatch):
     import time
 
     settings.HEALTH_CHECK_TIMEOUT = 0.3
@@ -146,23 +183,23 @@ def test_it_bounds_a_hanging_check_in_time(client, db, settings, monkeypatch):
 
     monkeypatch.setattr(health, "check_qdrant", hangs)
     started = time.perf_counter()
-    response = client.get("/readyz")
+    response = staff.get("/readyz")
     assert time.perf_counter() - started < 1.5
     assert response.status_code == 503
     assert response.json()["checks"]["qdrant"] == {"status": "down", "error": "timed out after 0.3 s"}
 
 
-def test_it_reports_redis_down_when_configured_and_unreachable(client, db, own_qdrant, settings):
+def test_it_reports_redis_down_when_configured_and_unreachable(staff, db, own_qdrant, settings):
     settings.REDIS_URL = "redis://127.0.0.1:1/0"
-    response = client.get("/readyz")
+    response = staff.get("/readyz")
     assert response.status_code == 503
     assert response.json()["checks"]["redis"] == {"status": "down", "error": "ConnectionError"}
 
 
-def test_it_reports_an_active_model_without_its_file_as_down(client, db, own_qdrant, model_file):
+def test_it_reports_an_active_model_without_its_file_as_down(staff, db, own_qdrant, model_file):
     (model_file_path := Path(health.settings.VAR_DIR) / "models" / "run.joblib").unlink()
     assert not model_file_path.exists()
-    response = client.get("/readyz")
+    response = staff.get("/readyz")
     assert response.status_code == 503
     assert response.json()["checks"]["model"] == {
         "status": "down",

@@ -2,9 +2,10 @@
 
 ``/api/list/``: GET the list (its counts and entries), POST an export (multipart, field ``file``,
 ``.xml`` or ``.xml.gz``) to replace it, DELETE to clear it. Whose list: the signed-in user's
-(session or token), else the API client's session (send the session cookie back). There is no
-address of anyone else's list. ``/api/recommendations/`` recommends from it, with the browse
-filters.
+(session or token), else the list of the signed-out visitor's existing browser session (a write
+then needs the session's CSRF token, like every cookie write: ``animesite.authentication``). The
+API never starts a session: a program signs in with a token. There is no address of anyone
+else's list. ``/api/recommendations/`` recommends from it, with the browse filters.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from catalog.api import ANIME_LIST_PARAMETERS
 from catalog.lists.parsing import ListFileError
 from catalog.lists.recommend import recommend
 from catalog.lists.selectors import list_for_request
-from catalog.lists.services import list_clear, list_import
+from catalog.lists.services import NoSession, list_clear, list_import
 from catalog.lists.uploads import uploaded_bytes
 from catalog.models import ListStatus, TierThresholds
 from catalog.serializers import AnimeListSerializer
@@ -38,6 +39,9 @@ class ListSummarySerializer(serializers.Serializer):
     user_name = serializers.CharField(help_text="The MyAnimeList user name in the export.")
     imported_at = serializers.CharField()
     stored_in = serializers.ChoiceField(choices=["account", "session"])
+    expires_at = serializers.CharField(
+        allow_null=True, help_text="A signed-out visitor's list is deleted at this time (ISO 8601); null in an account."
+    )
     entries = serializers.IntegerField()
     in_catalogue = serializers.IntegerField()
     not_in_catalogue = serializers.IntegerField(help_text="Kept, and matched once the catalogue has them.")
@@ -88,9 +92,20 @@ def list_data(request: Request) -> dict[str, Any] | None:
     }
 
 
+NO_SESSION = (
+    "Signed out, a list is kept in the session of a browser visit, and the API never starts one: "
+    "sign in (session or token), or import it on /my-list/."
+)
+
+
 class ListView(APIView):
     permission_classes = [AllowAny]
     parser_classes = [MultiPartParser]
+
+    @property
+    def throttle_scope(self) -> str:
+        # Importing parses a file and stores rows: the page's budget (scope list_import) is shared.
+        return "list_import" if self.request.method == "POST" else ""
 
     @extend_schema(
         operation_id="list_read",
@@ -114,17 +129,27 @@ class ListView(APIView):
                 name="ListUpload", fields={"file": serializers.FileField(help_text="animelist_….xml(.gz)")}
             )
         },
-        responses={201: ListSerializer, 400: OpenApiResponse(LIST_ERRORS, "The file cannot be read, and why.")},
+        responses={
+            201: ListSerializer,
+            400: OpenApiResponse(LIST_ERRORS, "The file cannot be read, and why."),
+            403: OpenApiResponse(NO_LIST, "Signed out without a session, or a cookie write without its CSRF token."),
+        },
     )
     def post(self, request: Request) -> Response:
         try:
             data = uploaded_bytes(request)
-            list_import(request=request, data=data)
+            list_import(request=request, data=data, start_session=False)
         except ListFileError as error:
             return Response({"file": [str(error)]}, status=status.HTTP_400_BAD_REQUEST)
+        except NoSession:
+            return Response({"detail": NO_SESSION}, status=status.HTTP_403_FORBIDDEN)
         return Response(list_data(request), status=status.HTTP_201_CREATED)
 
-    @extend_schema(operation_id="list_clear", summary="Clear your list", responses={204: None})
+    @extend_schema(
+        operation_id="list_clear",
+        summary="Clear your list",
+        responses={204: None, 403: OpenApiResponse(NO_LIST, "A cookie write without its CSRF token.")},
+    )
     def delete(self, request: Request) -> Response:
         list_clear(request=request)
         return Response(status=status.HTTP_204_NO_CONTENT)

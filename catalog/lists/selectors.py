@@ -1,4 +1,6 @@
-"""Reads of a visitor's imported list: from the account when signed in, else from the session.
+"""Reads of a visitor's imported list: from the account when signed in, else the signed-out
+visitor's list that their session points to (by id: the list itself lives in the table, so the
+session row stays small).
 
 ``list_for_request`` is cached on the request, so the filter, the cards' badges and the
 recommendations of one page read it once.
@@ -8,11 +10,15 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
+
+from django.utils import timezone
 
 from catalog.models import Anime, AnimeList, ListStatus
 
-SESSION_KEY = "anime_list"
+# The session holds the id of a signed-out visitor's list (an ``AnimeList`` without owner).
+SESSION_KEY = "anime_list_id"
 LIST_MODES = ("hide", "unseen", "plan-to-watch")
 SEEN = frozenset({ListStatus.WATCHING, ListStatus.COMPLETED, ListStatus.ON_HOLD, ListStatus.DROPPED})
 _CACHE = "_anime_list_cache"
@@ -36,6 +42,7 @@ class UserList:
     user_name: str = ""
     imported_at: str = ""
     stored_in: str = "session"  # "account" or "session"
+    expires_at: datetime | None = None  # a signed-out visitor's list: when it is deleted
     _matched: set[int] | None = field(default=None, repr=False)
     _completed: dict[str, tuple[str, int]] | None = field(default=None, repr=False)
 
@@ -93,6 +100,7 @@ class UserList:
             "user_name": self.user_name,
             "imported_at": self.imported_at,
             "stored_in": self.stored_in,
+            "expires_at": self.expires_at.isoformat() if self.expires_at else None,
             "entries": len(self.entries),
             "in_catalogue": len(self.entries) - len(unmatched),
             "not_in_catalogue": len(unmatched),
@@ -103,8 +111,7 @@ class UserList:
         }
 
 
-def _from_account(user: Any) -> UserList | None:
-    stored = AnimeList.objects.filter(owner=user).first()
+def _loaded(stored: AnimeList | None) -> UserList | None:
     if stored is None:
         return None
     rows = stored.entries.values_list("mal_id", "status", "score", "title", "watched_episodes")
@@ -112,20 +119,26 @@ def _from_account(user: Any) -> UserList | None:
         entries={m: Entry(s, sc, t, w) for m, s, sc, t, w in rows},
         user_name=stored.mal_user_name,
         imported_at=stored.imported_at.isoformat(),
-        stored_in="account",
+        stored_in="account" if stored.owner_id else "session",
+        expires_at=stored.expires_at,
     )
 
 
-def _from_session(session: Any) -> UserList | None:
-    data = session.get(SESSION_KEY) if session is not None else None
-    if not data:
+def session_list_stored(session: Any) -> AnimeList | None:
+    """The signed-out visitor's list the session points to, unless it has expired."""
+    list_id = session.get(SESSION_KEY) if session is not None else None
+    if not isinstance(list_id, int):
         return None
-    return UserList(
-        entries={int(m): Entry(s, int(sc), t, int(w)) for m, s, sc, t, w in data.get("entries", [])},
-        user_name=data.get("user_name", ""),
-        imported_at=data.get("imported_at", ""),
-        stored_in="session",
-    )
+    return AnimeList.objects.anonymous().filter(pk=list_id, expires_at__gt=timezone.now()).first()
+
+
+def list_pending_for_request(request: Any) -> UserList | None:
+    """For a signed-in visitor: the list they imported while signed out and have not yet chosen
+    to keep (their account already had one when they signed in), else None."""
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return None
+    return _loaded(session_list_stored(getattr(getattr(request, "_request", request), "session", None)))
 
 
 def list_for_request(request: Any) -> UserList | None:
@@ -138,9 +151,9 @@ def list_for_request(request: Any) -> UserList | None:
         return cached
     user = getattr(request, "user", None)
     if user is not None and user.is_authenticated:
-        found = _from_account(user)
+        found = _loaded(AnimeList.objects.filter(owner=user).first())
     else:
-        found = _from_session(getattr(django_request, "session", None))
+        found = _loaded(session_list_stored(getattr(django_request, "session", None)))
     setattr(django_request, _CACHE, found)
     return found
 

@@ -7,6 +7,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.cache import patch_vary_headers
 
+from animesite.throttling import page_throttle
 from catalog.search.fallback import index_notice
 from catalog.search.forms import MAX_QUERY_LENGTH, MODES, search_request_parse
 from catalog.search.service import search_requested
@@ -51,6 +52,8 @@ def understood_chips(request: HttpRequest, plan: QueryPlan | None) -> dict[str, 
 
 
 def search_page(request: HttpRequest) -> HttpResponse:
+    if request.GET.get("q", "").strip() and (refused := page_throttle(request, "search")):
+        return refused
     parse = search_request_parse(request.GET, default_limit=PAGE_LIMIT, request=request)
     search_form, filterset = parse.form, parse.filterset
     assert filterset is not None  # asked for: the page shows the filter form

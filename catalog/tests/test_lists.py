@@ -9,12 +9,13 @@ import zlib
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.test import Client
 
 from catalog.lists.parsing import MAX_XML_BYTES, ListFileError, list_upload_parse
 from catalog.lists.recommend import Weights, ranked_ids, taste_of
-from catalog.lists.selectors import Entry
+from catalog.lists.selectors import SESSION_KEY, Entry
 from catalog.models import AnimeList, AnimeListEntry
 
 DATA = Path(__file__).parent / "data"
@@ -46,9 +47,10 @@ def _named(content: bytes, name: str) -> io.BytesIO:
 
 @pytest.fixture
 def listed(catalog, client: Client) -> Client:
-    """An anonymous visitor who imported the sample export (kept in the session)."""
-    response = upload(client, EXPORT_GZ.read_bytes())
-    assert response.status_code == 201, response.content
+    """An anonymous visitor who imported the sample export on the page (their session points to
+    it; the API then reads and writes the same list)."""
+    response = upload(client, EXPORT_GZ.read_bytes(), url="/my-list/")
+    assert response.status_code == 302, response.content
     return client
 
 
@@ -149,7 +151,14 @@ def test_it_keeps_an_anonymous_visitor_s_list_in_the_session(listed: Client):
     assert summary["by_status"] == {"watching": 1, "completed": 6, "on-hold": 1, "dropped": 1, "plan-to-watch": 2}
     assert sorted(summary["not_in_catalogue_examples"]) == ["An OVA Nobody Watched", "Hoshi no & Tsuki <Special>"]
     assert {e["mal_id"] for e in data["entries"] if not e["in_catalogue"]} == NOT_IN_CATALOGUE
-    assert AnimeList.objects.count() == 0  # nothing in the database for a visitor
+    # The entries live in the table; the session holds only the list's id, and the list expires
+    # with the session.
+    stored = AnimeList.objects.get()
+    assert stored.owner is None and stored.entries.count() == 11
+    age = (stored.expires_at - stored.imported_at).total_seconds()
+    assert age == pytest.approx(settings.SESSION_COOKIE_AGE, abs=5)
+    assert summary["expires_at"] == stored.expires_at.isoformat()
+    assert dict(listed.session) == {SESSION_KEY: stored.pk}
 
 
 def test_it_replaces_the_list_on_reimport_and_clears_it(listed: Client):
@@ -175,7 +184,8 @@ def test_the_page_imports_and_reports_the_entries_not_in_the_catalogue(catalog, 
 def test_uploads_never_touch_the_disk(catalog, client: Client, tmp_path, settings):
     settings.FILE_UPLOAD_TEMP_DIR = str(tmp_path)
     settings.FILE_UPLOAD_MAX_MEMORY_SIZE = 1  # Django's default handler would spill anything to disk now
-    assert upload(client, EXPORT.read_bytes(), name="animelist.xml").status_code == 201
+    assert upload(client, EXPORT.read_bytes(), name="animelist.xml", url="/my-list/").status_code == 302
+    assert AnimeList.objects.get().entry_count == 11
     assert list(tmp_path.iterdir()) == []
 
 

@@ -52,3 +52,105 @@ def test_it_imports_a_list_hides_it_in_search_and_recommends(
     expect(page.locator(".recommendation .card__meta").first).to_contain_text("Movie")
     screenshot_artifact(page, "for-you")
     assert errors == []
+
+
+ATTACK = """<!doctype html><html><head><title>cat pictures</title></head><body>
+<form id="clear" method="post" action="{victim}/my-list/clear/"></form>
+<script>
+const evil = '<?xml version="1.0"?><myanimelist><myinfo><user_name>attacker</user_name></myinfo>'
+  + '<anime><series_animedb_id>1</series_animedb_id><my_status>Completed</my_status></anime></myanimelist>';
+function upload(path) {{
+  const form = new FormData();
+  form.append("file", new Blob([evil], {{type: "text/xml"}}), "evil.xml");
+  return fetch("{victim}" + path, {{method: "POST", body: form, credentials: "include", mode: "no-cors"}});
+}}
+Promise.allSettled([upload("/api/list/"), upload("/my-list/")]).then(() => {{
+  document.title = "sent";
+  document.getElementById("clear").submit();
+}});
+</script></body></html>"""
+
+
+@pytest.fixture
+def attacker_site():
+    """Serves the attack page on another port of this machine; returns its base URL maker."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    pages: dict[str, bytes] = {}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = pages.get(self.path, b"")
+            self.send_response(200 if body else 404)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield pages, server.server_address[1]
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+        assert not thread.is_alive()
+
+
+def _list_summary(page, live_server) -> dict:
+    import json
+
+    response = page.request.get(f"{live_server.url}/api/list/")
+    return json.loads(response.text())["summary"] if response.status == 200 else {}
+
+
+def test_another_site_cannot_change_or_clear_a_visitor_s_list(
+    browser: Browser, live_server, catalog_committed, attacker_site
+) -> None:
+    """A page on another origin (another host name, so cross-site; and another port of the same
+    host, so same-site and the cookies go along) posts a list to the API and the page and submits
+    the clear form: the visitor's list, signed out and then signed in, stays as it was, and they
+    stay signed in."""
+    from django.contrib.auth import get_user_model
+
+    pages, port = attacker_site
+    pages["/"] = ATTACK.format(victim=live_server.url).encode()
+    errors: list[str] = []
+    page = page_open(browser, errors)
+    page.goto(f"{live_server.url}/my-list/")
+    page.set_input_files("#id_file", str(EXPORT_GZ))
+    page.get_by_role("button", name="Import").click()
+    expect(page.locator("#list-summary")).to_contain_text("11 entries")
+    victim_host = live_server.url.split("//")[1].split(":")[0]
+    other_hosts = ["127.0.0.1" if victim_host == "localhost" else "localhost", victim_host]
+
+    def attack() -> list[str]:
+        landed = []
+        for host in other_hosts:
+            page.goto(f"http://{host}:{port}/")
+            page.wait_for_url(re.compile(r".*/my-list/clear/"))  # the form submission landed
+            landed.append(page.content())
+        return landed
+
+    landed = attack()
+    summary = _list_summary(page, live_server)
+    assert summary["entries"] == 11 and summary["user_name"] == "example_user" and summary["stored_in"] == "session"
+    assert all("Writes from another site are refused." in html for html in landed)
+
+    get_user_model().objects.create_user("victim", password="a-long-password-5")
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.fill("#id_username", "victim")
+    page.fill("#id_password", "a-long-password-5")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.locator("#list-summary")).to_contain_text("11 entries")
+    landed = attack()
+    summary = _list_summary(page, live_server)
+    assert summary["entries"] == 11 and summary["user_name"] == "example_user" and summary["stored_in"] == "account"
+    assert all("Writes from another site are refused." in html for html in landed)
+    page.goto(f"{live_server.url}/my-list/")
+    expect(page.locator("#list-summary")).to_contain_text("Kept in your account")
