@@ -46,6 +46,7 @@ def test_it_serves_every_search_during_a_rebuild(own_search_index_committed: str
     finally:
         stop.set()
         searcher.join(timeout=60)
+    assert not searcher.is_alive()
     assert errors == []
     assert len(seen) > 10
     assert all(not degraded for degraded, _, _ in seen)
