@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -102,6 +104,32 @@ def qdrant_down(settings) -> Iterator[str]:
     settings.QDRANT_URL = f"http://127.0.0.1:{dead_port()}"
     yield settings.QDRANT_URL
     engine_reset()
+
+
+@dataclass(frozen=True)
+class BrokerQueue:
+    url: str
+    queue: str
+
+
+@pytest.fixture
+def celery_test_broker() -> Iterator[BrokerQueue]:
+    """The real Redis broker a test may publish to: ``CELERY_TEST_BROKER_URL`` (.ci/run sets it),
+    else db 5 of the local Redis. The test gets a queue of its own (use it as the Celery app's
+    ``task_default_queue``), so messages left in that db by an earlier run or by another session
+    on the machine never reach it, and nothing is flushed: only that queue is deleted at the end."""
+    from kombu import Connection, Exchange, Queue
+
+    broker = BrokerQueue(
+        url=os.environ.get("CELERY_TEST_BROKER_URL") or "redis://127.0.0.1:6379/5",
+        queue=f"test-{uuid.uuid4().hex[:12]}",
+    )
+    yield broker
+    with Connection(broker.url) as connection:
+        # Declared first so that kombu knows its binding, which the delete removes too.
+        queue = Queue(broker.queue, Exchange(broker.queue), routing_key=broker.queue)(connection.default_channel)
+        queue.declare()
+        queue.delete()
 
 
 @pytest.fixture(scope="session")

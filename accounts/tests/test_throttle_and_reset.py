@@ -4,6 +4,8 @@ gets a form error, never a 500."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.core import mail
@@ -91,6 +93,16 @@ def test_password_reset_sends_a_mail_where_one_can_be_sent(db, client: Client, s
     response = client.post("/accounts/password_reset/", {"email": "me@example.org"})
     assert response.status_code == 302 and response["Location"] == "/accounts/password_reset/done/"
     assert len(mail.outbox) == 1 and mail.outbox[0].to == ["me@example.org"]
+    assert "If an account has that address" in client.get(response["Location"]).content.decode()
+    link = re.search(r"http://testserver(/accounts/reset/\S+/)", mail.outbox[0].body).group(1)
+    form = client.get(link, follow=True)
+    assert "Choose a new password" in form.content.decode()
+    done = client.post(
+        form.redirect_chain[-1][0], {"new_password1": "brand-new-pass-7", "new_password2": "brand-new-pass-7"}
+    )
+    assert done.status_code == 302 and done["Location"] == "/accounts/reset/done/"
+    assert "Password changed" in client.get(done["Location"]).content.decode()
+    assert client.post(LOGIN, {"username": "mailme", "password": "brand-new-pass-7"}).status_code == 302
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,9 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterator
 
+import pytest
 from celery import shared_task
 
 from animesite.logs import JsonFormatter, RequestIdFilter, _carry_request_id, request_id_var
@@ -13,6 +15,16 @@ logger = logging.getLogger("animesite.tests.task")
 @shared_task(name="animesite.tests.log_something")
 def log_something() -> None:
     logger.warning("inside the task")
+
+
+@pytest.fixture(autouse=True)
+def request_id_restored() -> Iterator[None]:
+    """The tests set this context's request id: whatever happens, it is put back afterwards."""
+    token = request_id_var.set("-")
+    try:
+        yield
+    finally:
+        request_id_var.reset(token)
 
 
 class Lines(logging.Handler):
@@ -27,14 +39,13 @@ class Lines(logging.Handler):
 
 
 def test_it_sends_the_request_id_along_with_a_queued_task():
+    untouched: dict[str, object] = {}
+    _carry_request_id(headers=untouched)
+    assert untouched == {}  # no request: nothing to carry
     request_id_var.set("web-42")
     headers: dict[str, object] = {}
     _carry_request_id(headers=headers)
     assert headers == {"request_id": "web-42"}
-    request_id_var.set("-")
-    untouched: dict[str, object] = {}
-    _carry_request_id(headers=untouched)
-    assert untouched == {}
 
 
 def test_it_logs_a_task_under_its_id_and_gives_the_request_its_own_back(settings):

@@ -7,7 +7,9 @@ import secrets
 import string
 import subprocess
 import sys
+import threading
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from django.contrib.auth.models import User
@@ -278,12 +280,24 @@ def test_it_queues_a_crawl_for_staff(client, catalog, staff_token, settings, mon
     settings.CELERY_TASK_ALWAYS_EAGER = True
     monkeypatch.undo()
     started: list[tuple] = []
+    threads: list[threading.Thread] = []
+
+    class Recorded(threading.Thread):
+        def start(self) -> None:
+            threads.append(self)
+            super().start()
+
+    monkeypatch.setattr("jobs.services.threading", SimpleNamespace(Thread=Recorded))
     monkeypatch.setattr(
         "jobs.services._run_in_background", lambda task, args, kwargs: started.append((task.name, kwargs))
     )
     inline = client.post("/api/admin/crawl/", {}, content_type="application/json", **auth)
     assert inline.status_code == 202
     assert queued == [{"spider": "mal", "stale_days": 3}]
+    [thread] = threads
+    thread.join(timeout=30)
+    assert not thread.is_alive()
+    assert (thread.name, thread.daemon) == ("task crawler.tasks.crawl_refresh", True)
     assert started == [("crawler.tasks.crawl_refresh", {"spider": "jikan", "stale_days": 7})]
 
 

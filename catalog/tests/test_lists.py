@@ -8,6 +8,7 @@ import io
 import zlib
 from pathlib import Path
 
+import numpy as np
 import pytest
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -17,6 +18,8 @@ from catalog.lists.parsing import MAX_XML_BYTES, ListFileError, list_upload_pars
 from catalog.lists.recommend import Weights, ranked_ids, taste_of
 from catalog.lists.selectors import SESSION_KEY, Entry
 from catalog.models import AnimeList, AnimeListEntry
+from catalog.search.engine import engine
+from catalog.search.index import DENSE
 
 DATA = Path(__file__).parent / "data"
 EXPORT = DATA / "animelist_1764567890_-_1234567.xml"
@@ -293,7 +296,20 @@ def test_liking_something_changes_what_comes_first(search_index: str):
     gentle = ranked_ids({4081: Entry("completed", 10), 1535: Entry("completed", 4)}, limit=5, weights=Weights())[0]
     dark = ranked_ids({1535: Entry("completed", 10), 4081: Entry("completed", 4)}, limit=5, weights=Weights())[0]
     assert [m for m, *_ in gentle] != [m for m, *_ in dark]
-    assert all(closest == [4081] for *_, closest in gentle if closest)
+    # One liked anime each (the other is rated well below the list's mean): it is the closest
+    # liked anime of every recommendation.
+    assert [closest for *_, closest in gentle] == [[4081]] * 5
+    assert [closest for *_, closest in dark] == [[1535]] * 5
+    ids = [m for m, *_ in gentle + dark]
+    with engine().reading(search_index) as collection:
+        vector = {r.id: np.asarray(r.vectors[DENSE]) for r in collection.retrieve([4081, 1535, *ids], vectors=[DENSE])}
+
+    def closeness(rows: list[tuple[int, float, list[int]]], liked: int) -> list[float]:
+        return [float(vector[m] @ vector[liked]) for m, *_ in rows]
+
+    for rows, liked, other in ((gentle, 4081, 1535), (dark, 1535, 4081)):
+        assert closeness(rows, liked)[0] > closeness(rows, other)[0]
+        assert np.mean(closeness(rows, liked)) > np.mean(closeness(rows, other))
 
 
 def test_for_you_asks_for_a_list_first(catalog, client: Client):

@@ -1,16 +1,30 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 
 import pytest
 
 from catalog.tiers import TIER_ORDER
 from evaluator.models import CommentStatus, Evaluation, TrainingRun
+from evaluator.predictor import predictor_forget
 from evaluator.services import evaluation_comment_refresh
 from evaluator.tests.conftest import SYNOPSIS
 from testsupport.fake_gemini import Reply
 
 MARKUP = SYNOPSIS + ' <script>alert("x")</script> <b>bold</b>'
+
+
+@pytest.fixture
+def predictor_forgotten() -> Iterator[None]:
+    """For a test that points the active run at another file: the model this process loaded
+    (kept per run id) is dropped before it, and again after it, pass or fail, so the next test
+    loads the run's real file."""
+    predictor_forget()
+    try:
+        yield
+    finally:
+        predictor_forget()
 
 
 def test_it_shows_the_form_with_genres_grouped_by_kind(client, active_run):
@@ -137,17 +151,13 @@ def test_it_says_the_first_model_is_being_trained(client, catalog):
     assert api.status_code == 503 and message in api.json()["detail"]
 
 
-def test_it_tells_the_user_when_the_active_model_file_is_missing(client, active_run):
-    from evaluator.predictor import predictor_forget
-
+def test_it_tells_the_user_when_the_active_model_file_is_missing(client, active_run, predictor_forgotten):
     TrainingRun.objects.filter(pk=active_run.pk).update(artifact="run-missing.joblib")
-    predictor_forget()
     response = client.post("/evaluate/", {"synopsis": SYNOPSIS})
     assert response.status_code == 200
     assert f"The active model (run {active_run.pk}) cannot be loaded" in response.content.decode()
     api = client.post("/api/evaluate/", {"synopsis": SYNOPSIS}, content_type="application/json")
     assert api.status_code == 503
-    predictor_forget()
 
 
 def test_it_evaluates_through_the_api(client, active_run):
@@ -336,7 +346,7 @@ def test_it_draws_the_report_charts_in_parallel_threads(active_run):
     assert together == alone * 2
 
 
-def test_a_model_file_from_an_older_version_is_unavailable_not_a_500(client, active_run, capsys):
+def test_a_model_file_from_an_older_version_is_unavailable_not_a_500(client, active_run, capsys, predictor_forgotten):
     """An upgrade leaves the active run's artifact pickled with classes that no longer exist: the
     evaluate page says so, and ``train_classifier --if-none-active`` (what `make run` calls)
     trains a new model instead of keeping the unusable one."""
@@ -345,12 +355,9 @@ def test_a_model_file_from_an_older_version_is_unavailable_not_a_500(client, act
     from django.conf import settings
     from django.core.management import call_command
 
-    from evaluator.predictor import predictor_forget
-
     old = Path(settings.VAR_DIR) / "models" / "run-old-version.joblib"
     old.write_bytes(b"cevaluator.training\nEnsembleCandidate\n)\x81.")  # a pickled instance of a gone class
     TrainingRun.objects.filter(pk=active_run.pk).update(artifact=old.name)
-    predictor_forget()
     response = client.post("/evaluate/", {"synopsis": SYNOPSIS})
     assert response.status_code == 200
     assert f"The active model (run {active_run.pk}) cannot be loaded" in response.content.decode()
@@ -360,4 +367,3 @@ def test_a_model_file_from_an_older_version_is_unavailable_not_a_500(client, act
     call_command("train_classifier", "--if-none-active", "--limit", "120", "--folds", "2", "--no-activate")
     assert "its file cannot be used" in capsys.readouterr().out
     assert TrainingRun.objects.count() == before + 1
-    predictor_forget()

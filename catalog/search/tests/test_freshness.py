@@ -1,5 +1,6 @@
 """The index follows the catalogue: writes enqueue ``anime_index_batch`` on commit; a real
-Celery worker on the local Redis indexes new anime."""
+Celery worker on the local Redis indexes new anime. The tests that write to the index work on a
+copy of their own (``own_search_index``)."""
 
 from __future__ import annotations
 
@@ -12,9 +13,9 @@ from catalog.models import Anime
 from catalog.records import AnimeRecord
 from catalog.search import freshness
 from catalog.search.engine import engine
-from catalog.search.index import anime_index
 from catalog.search.service import search_anime
 from catalog.services import anime_upsert
+from conftest import BrokerQueue
 
 NEW_ID = 990_001
 NEW_SYNOPSIS = (
@@ -37,12 +38,6 @@ def _record(mal_id: int = NEW_ID, synopsis: str = NEW_SYNOPSIS) -> AnimeRecord:
         genres=[("Comedy", "genre")],
         source="test",
     )
-
-
-def _drop_from_index(mal_id: int) -> None:
-    # The index outlives the test's transaction.
-    Anime.objects.filter(mal_id=mal_id).delete()
-    anime_index([mal_id])
 
 
 class _Spy:
@@ -98,25 +93,28 @@ def test_it_batches_many_ids_into_few_tasks(spy: _Spy, django_capture_on_commit_
     assert spy.batches[0][0] == 1 and spy.batches[-1][-1] == 450
 
 
-def test_it_indexes_eagerly_without_a_broker(search_index: str, settings, django_capture_on_commit_callbacks) -> None:
+def test_it_indexes_eagerly_without_a_broker(
+    own_search_index: str, settings, django_capture_on_commit_callbacks
+) -> None:
     settings.SEARCH_AUTO_INDEX = True
     assert django_settings.CELERY_TASK_ALWAYS_EAGER
-    try:
-        with django_capture_on_commit_callbacks(execute=True):
-            anime_upsert(record=_record())
-        assert search_anime("octopus chess lighthouse keeper", limit=3).hits[0].anime.mal_id == NEW_ID
-    finally:
-        _drop_from_index(NEW_ID)
-    with engine().reading(search_index) as live:
+    with engine().reading(own_search_index) as live:
         assert live.retrieve([NEW_ID]) == []
+    with django_capture_on_commit_callbacks(execute=True):
+        anime_upsert(record=_record())
+    with engine().reading(own_search_index) as live:
+        assert [r.id for r in live.retrieve([NEW_ID])] == [NEW_ID]
+    assert search_anime("octopus chess lighthouse keeper", limit=3).hits[0].anime.mal_id == NEW_ID
 
 
 @pytest.mark.slow
-def test_it_indexes_new_anime_with_a_real_celery_worker(search_index_committed: str, settings) -> None:
+def test_it_indexes_new_anime_with_a_real_celery_worker(
+    own_search_index_committed: str, settings, celery_test_broker: BrokerQueue
+) -> None:
     """A real worker (celery's test worker, in a thread of this process so that it shares Qdrant's
     local storage) consumes ``anime_index_batch`` from Redis. Its own app (the project's settings,
-    broker on Redis db 5) is current for the test, so the shared task is sent through it; the
-    project's app keeps its eager configuration for the other tests."""
+    the test broker, a queue of the test's own) is current for the test, so the shared task is sent
+    through it; the project's app keeps its eager configuration for the other tests."""
     from celery import Celery
     from celery.contrib.testing.worker import start_worker
 
@@ -125,11 +123,11 @@ def test_it_indexes_new_anime_with_a_real_celery_worker(search_index_committed: 
     settings.SEARCH_AUTO_INDEX = True
     app = Celery("animesite-worker-test", set_as_current=False)
     app.config_from_object("django.conf:settings", namespace="CELERY")
-    app.conf.update(broker_url="redis://127.0.0.1:6379/5", task_always_eager=False)
+    app.conf.update(
+        broker_url=celery_test_broker.url, task_default_queue=celery_test_broker.queue, task_always_eager=False
+    )
     mal_id = NEW_ID + 1
     try:
-        with app.connection_for_write() as connection:
-            connection.default_channel.client.flushdb()  # this test's own Redis db
         with start_worker(
             app, pool="solo", concurrency=1, perform_ping_check=False, shutdown_timeout=30, loglevel="INFO"
         ):
@@ -146,7 +144,6 @@ def test_it_indexes_new_anime_with_a_real_celery_worker(search_index_committed: 
         project_app.set_current()
         project_app.set_default()
         app.close()
-        _drop_from_index(mal_id)
 
 
 def test_it_reindexes_the_admin_selection(catalog, spy: _Spy, admin_client) -> None:

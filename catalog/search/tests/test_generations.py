@@ -1,6 +1,7 @@
 """Blue/green re-indexing on the real catalogue: a full rebuild builds a new generation beside the
 live one and switches over at once; searches never pause or see a half-built index, and what
-changed during the build is caught up after the switch."""
+changed during the build is caught up after the switch. Each test works on a copy of the session's
+index of its own (``own_search_index``), so whatever it builds or edits goes with it."""
 
 from __future__ import annotations
 
@@ -20,8 +21,8 @@ pytestmark = pytest.mark.slow
 QUERY = "a high school student finds a notebook that kills anyone whose name is written in it"
 
 
-def test_it_serves_every_search_during_a_rebuild(search_index_committed: str) -> None:
-    before = engine().live(search_index_committed).name
+def test_it_serves_every_search_during_a_rebuild(own_search_index_committed: str) -> None:
+    before = engine().live(own_search_index_committed).name
     stop = threading.Event()
     seen: list[tuple[bool, int, int]] = []  # (degraded, hits, first hit) per search
     errors: list[BaseException] = []
@@ -45,21 +46,21 @@ def test_it_serves_every_search_during_a_rebuild(search_index_committed: str) ->
     finally:
         stop.set()
         searcher.join(timeout=60)
+    assert not searcher.is_alive()
     assert errors == []
     assert len(seen) > 10
     assert all(not degraded for degraded, _, _ in seen)
     assert all(hits == 10 and first == 1535 for _, hits, first in seen)
-    after = engine().live(search_index_committed).name
+    after = engine().live(own_search_index_committed).name
     assert after == stats.generation != before
     assert index_count() == Anime.objects.count()
     # Searches answer from the new generation now; the one before it is kept for slow readers.
-    with engine().reading(search_index_committed) as live:
+    with engine().reading(own_search_index_committed) as live:
         assert live.generation == after
-    assert engine().generations(search_index_committed)[-2:] == [before, after]
+    assert engine().generations(own_search_index_committed) == [before, after]
 
 
-def test_it_catches_up_with_an_edit_made_during_the_rebuild(search_index: str) -> None:
-    original = Anime.objects.get(mal_id=1535).synopsis
+def test_it_catches_up_with_an_edit_made_during_the_rebuild(own_search_index: str) -> None:
     position = list(Anime.objects.order_by("mal_id").values_list("mal_id", flat=True)).index(1535)
     written = [0]
     edited: list[str] = []
@@ -74,18 +75,13 @@ def test_it_catches_up_with_an_edit_made_during_the_rebuild(search_index: str) -
             )
             edited.append(anime_index([1535]).generation)
 
-    try:
-        stats = index_rebuild(progress=edit_once)
-        assert edited and edited[0] != stats.generation
-        assert stats.caught_up == 1
-        assert search_anime("octopus chess lighthouse", limit=3).hits[0].anime.mal_id == 1535
-    finally:
-        Anime.objects.filter(mal_id=1535).update(synopsis=original)
-        anime_index([1535])
-    assert search_anime(QUERY, limit=3).hits[0].anime.mal_id == 1535
+    stats = index_rebuild(progress=edit_once)
+    assert edited and edited[0] != stats.generation
+    assert stats.caught_up == 1
+    assert search_anime("octopus chess lighthouse", limit=3).hits[0].anime.mal_id == 1535
 
 
-def test_it_records_a_builds_progress_and_refuses_a_second_one(search_index: str) -> None:
+def test_it_records_a_builds_progress_and_refuses_a_second_one(own_search_index: str) -> None:
     from catalog.search.index import IndexBuildInProgress
 
     build = index_build_claim(triggered_by="test")
@@ -100,7 +96,8 @@ def test_it_records_a_builds_progress_and_refuses_a_second_one(search_index: str
     assert index_build_claim(triggered_by="test").status == IndexBuild.Status.RUNNING  # free again
 
 
-def test_it_takes_over_a_build_whose_process_died(search_index: str) -> None:
+def test_it_takes_over_a_build_whose_heartbeat_stopped(db) -> None:
+    # Only the claims (rows) are involved: no index is built. A dead owner's PID: jobs/tests/test_owners.py.
     from datetime import timedelta
 
     from django.utils import timezone

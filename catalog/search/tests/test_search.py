@@ -1,4 +1,5 @@
-"""Search on the real catalogue, indexed once per session (``search_index`` in conftest.py)."""
+"""Search on the real catalogue, indexed once per session (``search_index`` in conftest.py); a
+test that changes the index works on a copy of its own (``own_search_index``)."""
 
 from __future__ import annotations
 
@@ -111,22 +112,15 @@ def test_it_reindexes_an_unchanged_catalogue_without_embedding(search_index: str
     assert index_count() == Anime.objects.count()
 
 
-def test_it_reindexes_a_changed_anime(search_index: str) -> None:
-    original = Anime.objects.get(mal_id=1535).synopsis
+def test_it_reindexes_a_changed_anime(own_search_index: str) -> None:
     Anime.objects.filter(mal_id=1535).update(
         synopsis="A lighthouse keeper teaches octopuses to play chess on a stormy island."
     )
-    try:
-        before = EmbeddingCache.objects.count()
-        stats = anime_index([1535])
-        assert (stats.indexed, stats.unchanged) == (1, 0)
-        assert EmbeddingCache.objects.count() == before + 1
-        assert search_anime("octopus chess lighthouse", limit=3).hits[0].anime.mal_id == 1535
-    finally:
-        # The index outlives the test's transaction: put the original text back in it.
-        Anime.objects.filter(mal_id=1535).update(synopsis=original)
-        anime_index([1535])
-    assert search_anime("notebook that kills anyone whose name is written in it", limit=3).hits[0].anime.mal_id == 1535
+    before = EmbeddingCache.objects.count()
+    stats = anime_index([1535])
+    assert (stats.indexed, stats.unchanged) == (1, 0)
+    assert EmbeddingCache.objects.count() == before + 1
+    assert search_anime("octopus chess lighthouse", limit=3).hits[0].anime.mal_id == 1535
 
 
 def test_it_caches_one_vector_per_document(search_index: str) -> None:
