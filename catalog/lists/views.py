@@ -95,7 +95,10 @@ def for_you(request: HttpRequest) -> HttpResponse:
         "user_list": user_list,
         "results": results,
         "form": filterset.form,
-        "errors": filterset.form.errors if not valid else {},
+        "errors": [
+            (str(filterset.form.fields[name].label) if name in filterset.form.fields else name, messages)
+            for name, messages in (filterset.form.errors.items() if not valid else ())
+        ],
     }
     partial = bool(request.htmx) and not request.htmx.history_restore_request
     response = render(request, "catalog/for_you.html#results" if partial else "catalog/for_you.html", context)

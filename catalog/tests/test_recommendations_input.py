@@ -94,6 +94,19 @@ def test_the_api_names_a_bad_filter(listed: Client, query: dict[str, str], field
     assert response.json() == {field: [_message(field, message, query)]}
 
 
+# The page names each field by its label, as the filter form shows it.
+LABELS = {
+    "genre": "Genres",
+    "exclude_genre": "Exclude genres",
+    "year_max": "To year",
+    "year_min": "From year",
+    "score_min": "Min score",
+    "tier": "Tier",
+    "type": "Type",
+    "list": "My list",
+}
+
+
 @pytest.mark.parametrize(("query", "field", "message"), BAD_FILTERS)
 def test_the_page_shows_a_bad_filter_as_a_form_error(
     listed: Client, query: dict[str, str], field: str, message: str | None
@@ -103,7 +116,7 @@ def test_the_page_shows_a_bad_filter_as_a_form_error(
     html = response.content.decode()
     alert = (
         '<div class="alert alert--error" role="alert"><ul>'
-        f"<li>{field.capitalize()}: {escape(_message(field, message, query))}</li></ul></div>"
+        f"<li>{LABELS[field]}: {escape(_message(field, message, query))}</li></ul></div>"
     )
     assert alert in html
     assert 'class="recommendation"' not in html
@@ -115,7 +128,7 @@ def test_a_huge_year_is_a_400_not_a_500(listed: Client) -> None:
     assert response.json()["year_min"][0] == "Ensure this value is less than or equal to 2100."
     page = listed.get("/for-you/", {"year_min": "1e400"})
     assert page.status_code == 200
-    assert "<li>Year_min: Ensure this value is less than or equal to 2100.</li>" in page.content.decode()
+    assert "<li>From year: Ensure this value is less than or equal to 2100.</li>" in page.content.decode()
 
 
 def test_it_checks_the_values_before_looking_for_a_list(catalog, client: Client) -> None:

@@ -263,6 +263,13 @@ class EdgeCollection:
 # ---------------------------------------------------------------------------- files
 
 
+def live_generation_copy(source_folder: Path, base: str, generation: str, target_folder: Path) -> None:
+    """Copy the live generation of index ``base`` and its pointer from one engine folder into
+    another (an index of one's own, e.g. a test's), the way the engine's writers copy a shard."""
+    _copy_sparse(source_folder / base / generation, target_folder / base / generation)
+    shutil.copyfile(source_folder / base / CURRENT, target_folder / base / CURRENT)
+
+
 def _copy_sparse(source: Path, target: Path) -> None:
     """Copy a shard directory, writing only the data regions of its (mostly preallocated) files."""
     target.mkdir(parents=True)

@@ -1,13 +1,12 @@
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from catalog.search.engine import engine, engine_reset
-from catalog.search.engine.edge import CURRENT, _copy_sparse
+from catalog.search.engine.edge import live_generation_copy
 from catalog.search.index import index_base
 
 
@@ -17,11 +16,9 @@ def _index_copy(settings, folder: Path) -> Iterator[str]:
     whether it passes or fails. Copying the live generation is what the engine's own writers do
     (a published generation is never written again; the copy writes only its data, ~6 MB)."""
     base = index_base()
-    source = Path(settings.QDRANT_PATH) / base
     live = engine().live(base)
     assert live is not None, "the session's search index is not built"
-    _copy_sparse(source / live.name, folder / base / live.name)
-    shutil.copyfile(source / CURRENT, folder / base / CURRENT)
+    live_generation_copy(Path(settings.QDRANT_PATH), base, live.name, folder)
     engine_reset()
     settings.QDRANT_PATH = folder
     try:
