@@ -66,7 +66,7 @@ MAX_DEPTH = 8
 # it has seen, which would otherwise grow with every new one.
 MAX_NAMES = 256
 # The longest tag, comment or declaration: expat holds one whole while reading it (text is
-# handed over in pieces, however long). A real export's longest is its 80-character comment.
+# handed over in pieces, however long). A real export's longest is its 70-character header comment.
 MAX_TOKEN_CHARS = 1024 * 1024
 # The longest text kept of one field (titles are stored cut at 255 characters).
 MAX_FIELD_CHARS = 1024
