@@ -1,5 +1,6 @@
-"""Error views: the API answers in JSON even when Django itself refuses a request (a body with
-too many fields or too large, a suspicious header) before any API view runs."""
+"""Error views: the API (and compat's, for the original project's scripts) answers in JSON even
+when Django itself refuses a request (a body with too many fields or too large, a suspicious
+header) before any API view runs."""
 
 from __future__ import annotations
 
@@ -11,11 +12,13 @@ from django.views import defaults
 from catalog.api import anime_not_found_message
 
 ANIME_PATH = re.compile(r"^/api/anime/([^/]*)/")
+JSON_PREFIXES = ("/api/", "/compat/")
 
 
 def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    """400: JSON under /api/ (what the schema documents, found by schemathesis), else Django's page."""
-    if request.path.startswith("/api/"):
+    """400: JSON under /api/ and /compat/ (what the schema documents, found by schemathesis), else
+    Django's page."""
+    if request.path.startswith(JSON_PREFIXES):
         return JsonResponse({"detail": "Bad request: the request is too large or malformed."}, status=400)
     return defaults.bad_request(request, exception)
 

@@ -331,6 +331,13 @@ REST_FRAMEWORK = {
     # Proxies in front of the app: with N > 0 the client address is read from X-Forwarded-For;
     # 0 trusts only REMOTE_ADDR (a client cannot dodge its limit with a made-up header).
     "NUM_PROXIES": env_int("API_NUM_PROXIES", 0, minimum=0),
+    # DRF's parsers, JSON through animesite.parsers: too deep, lone surrogates and numbers out of
+    # range answer 400 (naming the field) instead of failing further down.
+    "DEFAULT_PARSER_CLASSES": [
+        "animesite.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",

@@ -28,11 +28,15 @@ SORT_FIELDS = {"score": "score", "members": "members", "year": "year", "title": 
 SORT_CHOICES = [(key, key) for name in SORT_FIELDS for key in (name, f"-{name}")]
 DEFAULT_SORT = "-members"
 YEAR_RANGE = (1900, 2100)
+# The most values one repeatable parameter takes: more than the catalogue's 77 genre, theme and
+# demographic names, so only repeats and unknown names are refused by it.
+MAX_REPEATED = 100
 
 
 class NameMultipleChoiceField(forms.MultipleChoiceField):
     """Repeatable names matched case-insensitively to their canonical spelling; an unknown
-    name fails with a message that lists the valid ones."""
+    name fails with a message that lists the valid ones, and more than ``MAX_REPEATED`` values
+    fail at once (there are fewer names than that)."""
 
     def __init__(self, *args: Any, what: str = "value", **kwargs: Any) -> None:
         self.what = what
@@ -49,6 +53,12 @@ class NameMultipleChoiceField(forms.MultipleChoiceField):
     def validate(self, value: list[str]) -> None:
         if self.required and not value:
             raise ValidationError(self.error_messages["required"], code="required")
+        if len(value) > MAX_REPEATED:
+            raise ValidationError(
+                "At most %(max)d %(what)s names (you sent %(count)d).",
+                code="max_values",
+                params={"max": MAX_REPEATED, "what": self.what, "count": len(value)},
+            )
         canonical = set(self._canonical().values())
         unknown = [v for v in value if v not in canonical]
         if unknown:
@@ -91,6 +101,15 @@ class CaseInsensitiveChoiceFilter(django_filters.ChoiceFilter):
     field_class = CaseInsensitiveChoiceField
 
 
+class BoundedNumberFilter(django_filters.NumberFilter):
+    """A number between the filter's own ``min_value`` and ``max_value``: without django-filter's
+    extra 1e50 ceiling, whose second message ("less than or equal to 1e+50") followed the
+    field's own for a value like 1e400."""
+
+    def get_max_validator(self) -> None:
+        return None
+
+
 class AnimeFilterForm(forms.Form):
     def clean(self) -> dict[str, Any]:
         data = super().clean()
@@ -122,18 +141,14 @@ class AnimeFilter(django_filters.FilterSet):
     type = CaseInsensitiveChoiceFilter(
         field_name="type", choices=[(t, t) for t in ANIME_TYPES], label="Type", empty_label="Any type"
     )
-    year_min = django_filters.NumberFilter(
+    year_min = BoundedNumberFilter(
         field_name="year", lookup_expr="gte", label="From year", min_value=YEAR_RANGE[0], max_value=YEAR_RANGE[1]
     )
-    year_max = django_filters.NumberFilter(
+    year_max = BoundedNumberFilter(
         field_name="year", lookup_expr="lte", label="To year", min_value=YEAR_RANGE[0], max_value=YEAR_RANGE[1]
     )
-    score_min = django_filters.NumberFilter(
-        field_name="score", lookup_expr="gte", label="Min score", min_value=0, max_value=10
-    )
-    score_max = django_filters.NumberFilter(
-        field_name="score", lookup_expr="lte", label="Max score", min_value=0, max_value=10
-    )
+    score_min = BoundedNumberFilter(field_name="score", lookup_expr="gte", label="Min score", min_value=0, max_value=10)
+    score_max = BoundedNumberFilter(field_name="score", lookup_expr="lte", label="Max score", min_value=0, max_value=10)
     tier = CaseInsensitiveChoiceFilter(field_name="tier", choices=Tier.choices, label="Tier", empty_label="Any tier")
     sort = CaseInsensitiveChoiceFilter(field_name="sort", choices=SORT_CHOICES, label="Sort by", empty_label=None)
     list = CaseInsensitiveChoiceFilter(

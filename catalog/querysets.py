@@ -3,7 +3,8 @@ from __future__ import annotations
 import re
 
 from django.db import connection, models
-from django.db.models import Case, F, IntegerField, Q, Value, When
+from django.db.models import Case, Count, F, IntegerField, Q, Value, When
+from django.db.models.functions import Lower
 
 # Words too common to rank by in the keyword fallback (Postgres' english config drops its own).
 _STOPWORDS = frozenset(
@@ -27,19 +28,27 @@ class AnimeQuerySet(models.QuerySet):
     def in_franchise(self, key: str) -> AnimeQuerySet:
         return self.filter(franchise_key=key)
 
+    def _genre_links(self, names: list[str]) -> tuple[models.QuerySet, int]:
+        """The anime-genre links whose genre is one of ``names`` (any case), and how many
+        distinct names that is: one query whatever the number of names (a join per name
+        overflowed SQLite's 64-table limit at 32 genres)."""
+        wanted = sorted({name.lower() for name in names})
+        links = self.model.genres.through.objects.annotate(genre_lower=Lower("genre__name"))
+        return links.filter(genre_lower__in=wanted), len(wanted)
+
     def with_all_genres(self, names: list[str]) -> AnimeQuerySet:
-        qs = self
-        for name in names:
-            qs = qs.filter(genres__name__iexact=name)
-        return qs
+        """Anime having every one of ``names``: those with as many matching links as names."""
+        if not names:
+            return self
+        links, count = self._genre_links(names)
+        having_all = links.values("anime_id").annotate(found=Count("genre_lower", distinct=True)).filter(found=count)
+        return self.filter(mal_id__in=having_all.values("anime_id"))
 
     def without_genres(self, names: list[str]) -> AnimeQuerySet:
         if not names:
             return self
-        query = Q()
-        for name in names:
-            query |= Q(genres__name__iexact=name)
-        return self.exclude(mal_id__in=self.model.objects.filter(query).values("mal_id"))
+        links, _ = self._genre_links(names)
+        return self.exclude(mal_id__in=links.values("anime_id"))
 
     def title_search(self, text: str) -> AnimeQuerySet:
         """Case-insensitive containment over every title and synonym."""

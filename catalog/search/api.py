@@ -17,6 +17,7 @@ from rest_framework.views import APIView
 
 from catalog import selectors
 from catalog.api import ANIME_LIST_PARAMETERS, anime_not_found_message
+from catalog.converters import MAX_MAL_ID
 from catalog.lists.selectors import LIST_MODES
 from catalog.models import TierThresholds
 from catalog.search.forms import (
@@ -296,7 +297,7 @@ MAX_REINDEX_IDS = 10_000
 
 class ReindexRequestSerializer(serializers.Serializer):
     mal_ids = serializers.ListField(
-        child=serializers.IntegerField(min_value=1),
+        child=serializers.IntegerField(min_value=1, max_value=MAX_MAL_ID),  # the column's range
         required=False,
         allow_empty=False,
         max_length=MAX_REINDEX_IDS,
