@@ -28,7 +28,7 @@ def api(catalog) -> Client:
     client = Client()
     upload = io.BytesIO(samples.export_sample(2, ids=[1535, 457]))
     upload.name = "animelist.xml"
-    assert client.post("/api/list/", {"file": upload}).status_code == 201
+    assert client.post("/my-list/", {"file": upload}).status_code == 302
     return client
 
 
