@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 from django.core.exceptions import ImproperlyConfigured
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 
 from animesite.proxy import body_limit, gunicorn_config, proxy_config_render, proxy_limits
 from animesite.serving import HOST, LocalNginx, LocalServing, Tricklers, fetch, free_port, production_env
@@ -243,6 +243,15 @@ def test_it_cuts_off_a_client_that_trickles_its_header(settings, tmp_path):
         stats = tricklers.totals()["headers"]
     assert stats.cut >= 1
     assert stats.held[0] >= 0.9  # cut by the timeout, not refused at once
+
+
+def test_it_stops_the_load_test_with_a_clear_error_when_nginx_is_missing(monkeypatch, tmp_path):
+    monkeypatch.setattr("animesite.serving.NGINX_PATHS", ())
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(CommandError, match=r"^nginx is not installed \(Debian: apt-get install nginx\).* --no-proxy"):
+        call_command("load_test", "--slow-clients", "4")
+    with pytest.raises(CommandError, match=r"^--compare runs both set-ups: leave out --no-proxy$"):
+        call_command("load_test", "--compare", "--no-proxy")
 
 
 # ---------------------------------------------------------------------------- the production set-up
