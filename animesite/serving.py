@@ -42,7 +42,7 @@ def nginx_binary(explicit: str = "") -> str:
         if not (Path(explicit).is_file() and os.access(explicit, os.X_OK)):
             raise ServingError(f"nginx not found at {explicit}")
         return explicit
-    search = os.pathsep.join([os.environ.get("PATH", ""), *NGINX_PATHS])
+    search = os.pathsep.join([*filter(None, os.environ.get("PATH", "").split(os.pathsep)), *NGINX_PATHS])
     found = shutil.which("nginx", path=search)
     if not found:
         raise ServingError(
@@ -367,7 +367,8 @@ class Trickler(threading.Thread):
 
     @property
     def holding(self) -> bool:
-        """Whether the client holds a connection the server has not closed."""
+        """Whether the client holds a connection (as far as it knows: it sees a close when it
+        next sends)."""
         with self.lock:
             return self.sock is not None
 
