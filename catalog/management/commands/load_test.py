@@ -16,7 +16,8 @@ and threads default to ``gunicorn.conf.py``'s (``--workers``/``--threads`` overr
 Slow clients (``--slow-clients 32 --slow-kind headers|body|both``): that many connections send a
 request one byte every ``--slow-interval`` seconds (a header that never ends, or a body after a
 whole header; they reconnect when the server cuts them off) while ``--clients`` (default 4)
-ordinary clients search; searches only, no embedding measure. ``--compare`` runs the same measure
+ordinary clients search, each search on a new connection like a new visitor; searches only, no
+embedding measure. ``--compare`` runs the same measure
 on both set-ups, with the proxy and gunicorn alone, one after the other.
 
     python manage.py load_test --slow-clients 32 --slow-kind both --duration 60 --compare
@@ -305,6 +306,10 @@ class Command(BaseCommand):
                 timeout=timeout,
                 progress=float(options["progress"]),
                 extra=lambda: _slow_progress(tricklers),
+                # Each search from a new connection, like another visitor: with keep-alive, a
+                # client that once reached a free gunicorn worker stays there and never meets
+                # the one the slow clients hold.
+                keep_alive=False,
             )
             result.slow_held_at_end = tricklers.open_count()
         result.slow = tricklers.totals()
@@ -363,6 +368,7 @@ class Command(BaseCommand):
         timeout: float,
         progress: float = 0.0,
         extra: Callable[[], str] | None = None,
+        keep_alive: bool = True,
     ) -> LevelResult:
         result = LevelResult(clients=clients, seconds=seconds)
         lock = threading.Lock()
@@ -390,7 +396,7 @@ class Command(BaseCommand):
                     body = response.read()
                     if response.status != 200 and not (request.kind == "evaluate" and response.status == 201):
                         error = f"{request.method} {request.path[:60]} -> {response.status} {body[:120]!r}"
-                    if response.getheader("Connection", "").lower() == "close":
+                    if not keep_alive or response.getheader("Connection", "").lower() == "close":
                         connection.close()
                 except (OSError, http.client.HTTPException) as exc:
                     error = f"{request.method} {request.path[:60]} -> {type(exc).__name__}: {exc}"
