@@ -137,18 +137,27 @@ class _Processes:
 
 class LocalNginx:
     """nginx on 127.0.0.1:``port`` in front of ``upstream``, with the config
-    ``proxy_config_render`` makes (``limits``: from the settings unless given); a context manager
-    that stops it, workers included."""
+    ``proxy_config_render`` makes (``limits``: from the settings unless given); pid and temporary
+    files in ``runtime_dir`` (default: a temporary folder removed on stop). A context manager that
+    stops it, workers included."""
 
     def __init__(
-        self, *, port: int, upstream: str, log_dir: Path, nginx: str = "", limits: ProxyLimits | None = None
+        self,
+        *,
+        port: int,
+        upstream: str,
+        log_dir: Path,
+        nginx: str = "",
+        limits: ProxyLimits | None = None,
+        runtime_dir: Path | None = None,
     ) -> None:
         self.port = port
         self.upstream = upstream
         self.nginx = nginx_binary(nginx)
         self.limits = limits
         self.procs = _Processes(log_dir)
-        self.runtime_dir: Path | None = None
+        self.runtime_dir = runtime_dir
+        self.temporary = runtime_dir is None
         self.config: Path | None = None
 
     @property
@@ -157,8 +166,10 @@ class LocalNginx:
 
     def render(self) -> Path:
         """The rendered config, in a fresh runtime folder (pid, temporary files)."""
+        if self.runtime_dir is None:
+            self.runtime_dir = Path(tempfile.mkdtemp(prefix="animesite-nginx-"))
+        self.runtime_dir.mkdir(parents=True, exist_ok=True)
         # Traversable by nginx's worker user when this runs as root (nginx then drops to nobody).
-        self.runtime_dir = Path(tempfile.mkdtemp(prefix="animesite-nginx-"))
         self.runtime_dir.chmod(0o755)
         self.procs.log_dir.mkdir(parents=True, exist_ok=True)
         self.access_log.write_text("")
@@ -198,7 +209,7 @@ class LocalNginx:
         # SIGQUIT: nginx finishes the requests it holds, then exits.
         self.procs.stop("nginx", graceful=signal.SIGQUIT)
         self.procs.close_logs()
-        if self.runtime_dir is not None:
+        if self.temporary and self.runtime_dir is not None:
             shutil.rmtree(self.runtime_dir, ignore_errors=True)
             self.runtime_dir = None
 

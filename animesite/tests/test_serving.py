@@ -79,7 +79,7 @@ def test_it_derives_every_limit_of_the_proxy_from_the_settings(settings, tmp_pat
 
 
 def test_it_renders_a_config_nginx_accepts(settings, tmp_path):
-    nginx = LocalNginx(port=free_port(), upstream="127.0.0.1:9", log_dir=tmp_path)
+    nginx = LocalNginx(port=free_port(), upstream="127.0.0.1:9", log_dir=tmp_path, runtime_dir=tmp_path / "a")
     checked = nginx.test_config()
     assert checked.returncode == 0, checked.stderr
     assert "syntax is ok" in checked.stderr
@@ -87,7 +87,7 @@ def test_it_renders_a_config_nginx_accepts(settings, tmp_path):
     # The other branches: an outer load balancer, no limit per address.
     settings.PROXY_REAL_IP_FROM = ["10.0.0.0/8", "192.168.1.5"]
     settings.PROXY_CONNECTIONS_PER_ADDRESS = 0
-    nginx = LocalNginx(port=free_port(), upstream="127.0.0.1:9", log_dir=tmp_path)
+    nginx = LocalNginx(port=free_port(), upstream="127.0.0.1:9", log_dir=tmp_path, runtime_dir=tmp_path / "b")
     checked = nginx.test_config()
     assert checked.returncode == 0, checked.stderr
     config = nginx.config.read_text()
