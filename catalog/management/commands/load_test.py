@@ -203,6 +203,8 @@ class Command(BaseCommand):
                 )
         except ServingError as error:
             raise CommandError(str(error)) from None
+        except KeyboardInterrupt:
+            raise CommandError("interrupted (nginx and gunicorn stopped)") from None
         finally:
             signal.signal(signal.SIGTERM, previous)
         self.stdout.write(f"at the end: {load_average()}")
