@@ -326,7 +326,9 @@ class Command(BaseCommand):
         rng = random.Random(seed)
         searches = [Request("search", "GET", "/api/search/?" + _urlencode({"q": q, "limit": 10})) for q in texts]
         if evaluate_share <= 0:
-            return searches * 40
+            deck = searches * 40
+            rng.shuffle(deck)
+            return deck
         rows = list(
             Anime.objects.exclude(synopsis="")
             .order_by("mal_id")
