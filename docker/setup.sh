@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
-# One-shot setup (the compose `setup` service): migrate, import the catalogue when a data
-# folder is mounted at /data, train the evaluator when no model is active, build the search
-# index. Every step is idempotent, so running it again after an upgrade is safe.
+# One-shot setup (the compose `setup` service): render the proxy's nginx config, migrate, import
+# the catalogue when a data folder is mounted at /data, train the evaluator when no model is
+# active, build the search index. Every step is idempotent, so running it again after an upgrade
+# (or a change of .env) is safe.
 set -euo pipefail
+
+# From the settings this container reads (the same .env as web): the proxy mounts this volume.
+echo "setup: rendering the proxy's nginx config"
+python manage.py proxy_config --output /app/proxy/nginx.conf
 
 echo "setup: migrating"
 python manage.py migrate --noinput

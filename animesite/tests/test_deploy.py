@@ -28,7 +28,7 @@ def test_it_documents_every_setting_in_env_example():
 def test_it_runs_the_whole_stack_from_official_images_with_health_checks():
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     services = compose["services"]
-    assert set(services) == {"postgres", "redis", "qdrant", "setup", "web", "worker", "beat"}
+    assert set(services) == {"postgres", "redis", "qdrant", "setup", "web", "proxy", "worker", "beat"}
     for name, image in (("postgres", "postgres:"), ("redis", "redis:"), ("qdrant", "qdrant/qdrant:")):
         assert services[name]["image"].startswith(image)
         assert services[name]["healthcheck"]["test"]

@@ -13,25 +13,29 @@ import pytest
 from django.test import Client
 from rest_framework.throttling import SimpleRateThrottle
 
+from animesite.serving import LocalServing, fetch, free_port
 from catalog.tests.test_lists import EXPORT, _named
 from evaluator.models import Evaluation
-from testsupport.production import get, gunicorn_running
+from testsupport.production import isolated_production_env
 
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/8")
 
 
 @pytest.mark.slow
 def test_two_workers_share_one_budget(tmp_path: Path):
-    """gunicorn with two worker processes and Redis as the cache: at 60 a minute, 60 of 200 calls
-    pass (each worker counting on its own let 120 through)."""
-    extra = {
-        "REDIS_URL": TEST_REDIS_URL,
-        "CACHE_KEY_PREFIX": f"test-{secrets.token_hex(6)}",  # never another run's counters
-        "API_ANON_THROTTLE_RATE": "60/minute",
-    }
-    with gunicorn_running(tmp_path, workers=2, threads=4, **extra) as port:
+    """The production set-up (nginx, gunicorn with two worker processes, Redis as the cache): at
+    60 a minute, 60 of 200 calls pass (each worker counting on its own let 120 through, and DRF's
+    read-then-write counter let about 100 through even on a shared Redis)."""
+    env = isolated_production_env(
+        tmp_path,
+        REDIS_URL=TEST_REDIS_URL,
+        CACHE_KEY_PREFIX=f"test-{secrets.token_hex(6)}",  # never another run's counters
+        API_ANON_THROTTLE_RATE="60/minute",
+    )
+    with LocalServing(port=free_port(), proxy=True, env=env, log_dir=tmp_path / "logs", workers=2, threads=4) as site:
+        site.wait_ready(needs=("database",))
         with ThreadPoolExecutor(8) as pool:
-            codes = list(pool.map(lambda _: get(port, "/api/genres/")[0], range(200)))
+            codes = list(pool.map(lambda _: fetch(site.port, "GET", "/api/genres/", timeout=30)[0], range(200)))
     assert codes.count(200) == 60 and codes.count(429) == 140
 
 
