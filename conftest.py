@@ -46,6 +46,16 @@ def django_db_setup(django_db_setup, django_db_blocker, shared_data: Path):
 
 
 @pytest.fixture
+def staff_token(db) -> str:
+    """An API token of a staff user (staff actions, /readyz's details)."""
+    from django.contrib.auth import get_user_model
+    from rest_framework.authtoken.models import Token
+
+    staff = get_user_model().objects.create_user("ops", password="pw-ops-123456", is_staff=True)
+    return Token.objects.create(user=staff).key
+
+
+@pytest.fixture
 def catalog(db) -> None:
     """The real catalogue (imported once per session by ``django_db_setup``)."""
     return None

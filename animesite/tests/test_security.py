@@ -163,12 +163,6 @@ def test_it_refuses_oversized_request_bodies(client, catalog, settings):
 
 
 @pytest.fixture
-def staff_token(db) -> str:
-    staff = User.objects.create_user("ops", password="pw-ops-123456", is_staff=True)
-    return Token.objects.create(user=staff).key
-
-
-@pytest.fixture
 def reader_token(db) -> str:
     return Token.objects.create(user=User.objects.create_user("reader", password="pw-reader-123")).key
 
