@@ -68,6 +68,15 @@ def env_list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
+def env_choices(name: str, default: list[str], choices: tuple[str, ...]) -> list[str]:
+    """A comma-separated list of values from ``choices`` (any case); an unknown one stops start-up."""
+    values = [item.lower() for item in env_list(name, default)]
+    unknown = [v for v in values if v not in choices]
+    if unknown:
+        raise ImproperlyConfigured(f"{name} takes {', '.join(choices)}; unknown: {', '.join(unknown)}")
+    return values
+
+
 def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
     value = env_str(name, default).lower() or default
     if value not in choices:
@@ -106,11 +115,22 @@ _ENGINES = {
 }
 
 
+# SQLite (the embedded default) is written by more than one process at once: ``make run``'s
+# background import, index build and training beside the web server. Write-ahead logging lets
+# readers go on while one writes; transactions take the write lock when they start (IMMEDIATE),
+# so two writers queue (up to ``timeout`` seconds) instead of failing on a lock upgrade.
+SQLITE_OPTIONS: dict[str, object] = {
+    "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    "transaction_mode": "IMMEDIATE",
+    "timeout": 30,
+}
+
+
 def env_database(name: str, default_sqlite_path: Path) -> dict[str, object]:
     """Parse ``DATABASE_URL`` (``sqlite:///path`` or ``postgres://user:pw@host:port/db``)."""
     raw = env_str(name)
     if not raw:
-        return {"ENGINE": _ENGINES["sqlite"], "NAME": str(default_sqlite_path)}
+        return {"ENGINE": _ENGINES["sqlite"], "NAME": str(default_sqlite_path), "OPTIONS": SQLITE_OPTIONS}
     parts = urlsplit(raw)
     engine = _ENGINES.get(parts.scheme)
     if engine is None:
@@ -120,7 +140,7 @@ def env_database(name: str, default_sqlite_path: Path) -> dict[str, object]:
         if not path or path == "/":
             raise ImproperlyConfigured(f"{name} must name a SQLite file, e.g. sqlite:///var/db.sqlite3")
         # sqlite:///relative/path and sqlite:////absolute/path, as dj-database-url reads them.
-        return {"ENGINE": engine, "NAME": path[1:]}
+        return {"ENGINE": engine, "NAME": path[1:], "OPTIONS": SQLITE_OPTIONS}
     db_name = unquote(parts.path.lstrip("/"))
     if not db_name:
         raise ImproperlyConfigured(f"{name} must name a database, e.g. postgres://user@host:5432/anime")

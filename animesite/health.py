@@ -118,6 +118,21 @@ def search_build_progress() -> Part:
     return {"detail": f"search index being built: {build.percent}%", "building": build.percent}
 
 
+def check_catalogue() -> Part:
+    """The catalogue: "missing" while a first import fills it (the pages answer meanwhile) or
+    before any; up once it holds anime and no import runs."""
+    from catalog.models import Anime
+    from catalog.selectors import catalog_import_running
+
+    running = catalog_import_running()
+    count = Anime.objects.count()
+    if running is not None:
+        return {"status": MISSING, "anime": count, "detail": f"catalogue being imported: {running.percent}%"}
+    if count == 0:
+        return {"status": MISSING, "anime": 0, "detail": "empty catalogue: run manage.py import_anime"}
+    return {"status": UP, "anime": count}
+
+
 def check_model() -> Part:
     from evaluator.models import TrainingRun
 
@@ -148,10 +163,12 @@ def readiness() -> tuple[bool, dict[str, Part]]:
         "qdrant": _bounded(check_qdrant),
     }
     if parts["database"]["status"] == UP:
+        parts["catalogue"] = _run(check_catalogue)
         parts["model"] = _run(check_model)
         if parts["qdrant"]["status"] == MISSING:
             parts["qdrant"].update(_run(search_build_progress))
     else:
+        parts["catalogue"] = {"status": DOWN, "error": "database"}
         parts["model"] = {"status": DOWN, "error": "database"}
     ready = all(part["status"] in (UP, NOT_CONFIGURED) for part in parts.values())
     logger.debug("readiness in %.0f ms", (time.perf_counter() - started) * 1000)

@@ -13,6 +13,7 @@ from django.utils.csp import CSP
 from animesite.env import (
     env_bool,
     env_choice,
+    env_choices,
     env_database,
     env_float,
     env_int,
@@ -284,17 +285,24 @@ SEARCH_GEMINI_TIMEOUT = env_float("SEARCH_GEMINI_TIMEOUT", 3.0, minimum=0.1)
 # or the search_index fixture needs it).
 SEARCH_AUTO_INDEX = env_bool("SEARCH_AUTO_INDEX", True)
 
-CATALOG_MIN_MEMBERS = env_int("CATALOG_MIN_MEMBERS", 100_000, minimum=0)
+# The whole MyAnimeList catalogue by default (no member threshold: the anime people ask about are
+# mostly not the popular ones). Music videos, commercials, promotional videos and adult titles
+# are left out unless named here ("music", "cm", "pv", "adult"); adult titles brought in stay
+# hidden from visitors who have not asked for them (the shared filter's ``adult``).
+CATALOG_MIN_MEMBERS = env_int("CATALOG_MIN_MEMBERS", 0, minimum=0)
+CATALOG_INCLUDE = env_choices("CATALOG_INCLUDE", [], ("music", "cm", "pv", "adult"))
 
 # Crawler (crawler/): where the sources live and who to contact about the crawler's traffic.
 JIKAN_BASE_URL = env_url("JIKAN_BASE_URL", "https://api.jikan.moe/v4", schemes=("http", "https")).rstrip("/")
 MAL_BASE_URL = env_url("MAL_BASE_URL", "https://myanimelist.net", schemes=("http", "https")).rstrip("/")
 CRAWLER_CONTACT = env_str("CRAWLER_CONTACT")  # an email or URL, sent in the User-Agent
-# Weekly refresh (Celery beat): `manage.py crawl jikan --stale-days 7` in a subprocess.
+# Weekly refresh (Celery beat): `manage.py crawl jikan` in a subprocess: every /anime list page
+# (~1,100, ~20 min at Jikan's rate) with relations read only for new and changed anime. No
+# --stale-days: a list page brings every anime on it anyway, and unchanged ones are not rewritten.
 CELERY_BEAT_SCHEDULE["crawl-jikan-weekly"] = {
     "task": "crawler.tasks.crawl_refresh",
     "schedule": crontab(minute=0, hour=4, day_of_week="monday"),
-    "kwargs": {"spider": "jikan", "stale_days": 7},
+    "kwargs": {"spider": "jikan", "stale_days": None},
 }
 
 # Evaluator (evaluator/): the comment backend ("offline" explainer, or "gemini" replacing it

@@ -8,6 +8,7 @@ from django.urls import reverse
 
 from catalog.querysets import AnimeQuerySet
 from catalog.tiers import Cutoffs, Tier, TierScheme
+from catalog.vocabulary import AIRING, ANIME_TYPES, FINISHED, UPCOMING
 
 
 class Genre(models.Model):
@@ -26,8 +27,27 @@ class Genre(models.Model):
         return self.name
 
 
+class Tag(models.Model):
+    """A descriptive tag beyond MyAnimeList's genres, themes and demographics ("Bounty Hunter",
+    "Post Apocalypse", "Time Loop"), from AniList's tags and Kitsu's categories."""
+
+    name = models.CharField(max_length=100, unique=True)
+
+    class Meta:
+        ordering = ("name",)
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class Anime(models.Model):
     """One MyAnimeList anime, keyed by its MAL id."""
+
+    class Status(models.TextChoices):
+        UNKNOWN = "", "Unknown"
+        FINISHED = FINISHED, "Finished airing"
+        AIRING = AIRING, "Currently airing"
+        UPCOMING = UPCOMING, "Not yet aired"
 
     mal_id = models.PositiveIntegerField(primary_key=True, verbose_name="MAL id")
     title = models.CharField(max_length=255, db_index=True)
@@ -41,9 +61,11 @@ class Anime(models.Model):
         help_text="The French, German, Spanish... titles (Jikan's titles list); search matches them.",
     )
 
-    type = models.CharField(max_length=32, blank=True, db_index=True)
+    type = models.CharField(
+        max_length=32, blank=True, db_index=True, choices=[("", "Unknown"), *((t, t) for t in ANIME_TYPES)]
+    )
     episodes = models.PositiveIntegerField(null=True, blank=True)
-    status = models.CharField(max_length=64, blank=True)
+    status = models.CharField(max_length=64, blank=True, choices=Status.choices)
     aired_from = models.DateField(null=True, blank=True)
     aired_to = models.DateField(null=True, blank=True)
     year = models.PositiveSmallIntegerField(null=True, blank=True, db_index=True)
@@ -57,8 +79,26 @@ class Anime(models.Model):
     scored_by = models.PositiveIntegerField(null=True, blank=True)
     rank = models.PositiveIntegerField(null=True, blank=True)
     popularity = models.PositiveIntegerField(null=True, blank=True)
-    members = models.PositiveIntegerField(null=True, blank=True, db_index=True)
+    members = models.PositiveIntegerField(
+        null=True, blank=True, db_index=True, help_text="The freshest known count (see its date); empty: unknown."
+    )
+    members_as_of = models.DateField(null=True, blank=True, help_text="When the member count was taken.")
+    members_estimated = models.BooleanField(
+        default=False, help_text="The count is a dated estimate from a third-party data set, not MyAnimeList's own."
+    )
     favorites = models.PositiveIntegerField(null=True, blank=True)
+    score_reliable = models.BooleanField(
+        default=False,
+        db_index=True,
+        help_text="The score rests on enough ratings to be tiered (catalog/tiers.py: reliably_rated).",
+    )
+    adult = models.BooleanField(
+        default=False, db_index=True, help_text="Hentai genre or Rx rating: hidden unless a visitor asks for it."
+    )
+    episode_titles = models.JSONField(default=list, blank=True, help_text="English episode titles, in order.")
+    relations_checked_at = models.DateTimeField(
+        null=True, blank=True, help_text="When a source last gave this anime's related anime (empty: never)."
+    )
 
     synopsis = models.TextField(blank=True)
     background = models.TextField(blank=True)
@@ -66,12 +106,13 @@ class Anime(models.Model):
     mal_url = models.URLField(max_length=500, blank=True, verbose_name="MyAnimeList URL")
 
     genres = models.ManyToManyField(Genre, related_name="anime", blank=True)
+    tags = models.ManyToManyField(Tag, related_name="anime", blank=True)
 
     franchise_key = models.SlugField(max_length=128, db_index=True, editable=False)
     franchise_override = models.SlugField(
         max_length=128,
         blank=True,
-        help_text="Set to pin this anime's franchise by hand; leave empty to derive it from the title.",
+        help_text="Set to pin this anime's franchise by hand; leave empty to derive it from the related-anime graph.",
     )
     tier = models.CharField(max_length=16, choices=Tier.choices, blank=True, db_index=True)
 
@@ -105,6 +146,40 @@ class Anime(models.Model):
 
     def genres_of_kind(self, kind: str) -> list[Genre]:
         return [g for g in self.genres.all() if g.kind == kind]
+
+
+class RelationType(models.TextChoices):
+    """How MyAnimeList relates two anime. The first eight join a franchise (catalog/franchise.py);
+    the others (same characters, another setting, a loose link) do not."""
+
+    PREQUEL = "prequel", "Prequel"
+    SEQUEL = "sequel", "Sequel"
+    PARENT = "parent", "Parent story"
+    SIDE_STORY = "side_story", "Side story"
+    SUMMARY = "summary", "Summary"
+    FULL_STORY = "full_story", "Full story"
+    ALTERNATIVE = "alternative", "Alternative version"
+    SPIN_OFF = "spin_off", "Spin-off"
+    ALTERNATIVE_SETTING = "alternative_setting", "Alternative setting"
+    CHARACTER = "character", "Character"
+    OTHER = "other", "Other"
+
+
+class AnimeRelation(models.Model):
+    """An anime's link to a related one, as its source lists it. The related anime may be outside
+    the catalogue (a music video, a title not imported yet): the link is kept by MAL id."""
+
+    anime = models.ForeignKey(Anime, on_delete=models.CASCADE, related_name="relations")
+    related_mal_id = models.PositiveIntegerField(db_index=True)
+    relation = models.CharField(max_length=24, choices=RelationType.choices)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=("anime", "related_mal_id", "relation"), name="catalog_relation_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.anime_id} {self.relation} {self.related_mal_id}"
 
 
 class TierThresholdsQuerySet(models.QuerySet):
@@ -203,6 +278,43 @@ class IndexBuild(models.Model):
 
     def __str__(self) -> str:
         return f"{self.index} build {self.pk} ({self.status})"
+
+    @property
+    def percent(self) -> int:
+        return min(100, round(100 * self.done / self.total)) if self.total else 0
+
+
+class CatalogImportQuerySet(models.QuerySet["CatalogImport"]):
+    def running(self) -> CatalogImportQuerySet:
+        return self.filter(status=CatalogImport.Status.RUNNING)
+
+
+class CatalogImport(models.Model):
+    """One run of ``import_anime`` with its progress: what the pages show while a first import
+    fills the catalogue (``make run`` serves meanwhile), and the admin's history."""
+
+    class Status(models.TextChoices):
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.RUNNING, db_index=True)
+    owner = models.CharField(max_length=255, blank=True, help_text="The importing process (host:pid).")
+    paths = models.TextField(blank=True)
+    total = models.PositiveIntegerField(default=0, help_text="Anime to store once the files are read.")
+    done = models.PositiveIntegerField(default=0)
+    started_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    summary = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+
+    objects = CatalogImportQuerySet.as_manager()
+
+    class Meta:
+        ordering = ("-started_at", "-id")
+
+    def __str__(self) -> str:
+        return f"import {self.pk} ({self.status})"
 
     @property
     def percent(self) -> int:

@@ -19,6 +19,14 @@ class AnimeQuerySet(models.QuerySet):
     def scored(self) -> AnimeQuerySet:
         return self.filter(score__isnull=False)
 
+    def reliably_rated(self) -> AnimeQuerySet:
+        """Anime whose score rests on enough ratings to be tiered (catalog/tiers.py)."""
+        return self.filter(score_reliable=True, score__isnull=False)
+
+    def for_everyone(self) -> AnimeQuerySet:
+        """Without adult titles (shown only to a visitor who asks: the filter's ``adult``)."""
+        return self.filter(adult=False)
+
     def with_tier(self, *tiers: str) -> AnimeQuerySet:
         return self.filter(tier__in=tiers)
 
@@ -28,26 +36,42 @@ class AnimeQuerySet(models.QuerySet):
     def in_franchise(self, key: str) -> AnimeQuerySet:
         return self.filter(franchise_key=key)
 
-    def _genre_links(self, names: list[str]) -> tuple[models.QuerySet, int]:
-        """The anime-genre links whose genre is one of ``names`` (any case), and how many
-        distinct names that is: one query whatever the number of names (a join per name
-        overflowed SQLite's 64-table limit at 32 genres)."""
+    def _links_to(self, field: str, names: list[str]) -> tuple[models.QuerySet, int, bool]:
+        """The anime-to-``field`` links (genres or tags) whose name is one of ``names`` (any case),
+        how many distinct known names that is, and whether every name is known.
+        One query whatever the number of names (a join per name overflowed SQLite's 64-table
+        limit at 32 genres); the names become ids first, so the links are read by their index."""
         wanted = sorted({name.lower() for name in names})
-        links = self.model.genres.through.objects.annotate(genre_lower=Lower("genre__name"))
-        return links.filter(genre_lower__in=wanted), len(wanted)
+        target = self.model._meta.get_field(field).related_model
+        ids = list(
+            target.objects.annotate(lowered=Lower("name")).filter(lowered__in=wanted).values_list("pk", flat=True)
+        )
+        through = getattr(self.model, field).through
+        column = f"{getattr(self.model, field).field.m2m_reverse_field_name()}_id"
+        return through.objects.filter(**{f"{column}__in": ids}), len(ids), len(ids) == len(wanted)
 
-    def with_all_genres(self, names: list[str]) -> AnimeQuerySet:
-        """Anime having every one of ``names``: those with as many matching links as names."""
+    def _with_all(self, field: str, names: list[str]) -> AnimeQuerySet:
         if not names:
             return self
-        links, count = self._genre_links(names)
-        having_all = links.values("anime_id").annotate(found=Count("genre_lower", distinct=True)).filter(found=count)
-        return self.filter(mal_id__in=having_all.values("anime_id"))
+        links, count, all_known = self._links_to(field, names)
+        if not all_known:
+            return self.none()  # no anime has a genre that does not exist
+        if count > 1:  # anime with as many matching links as names
+            links = links.values("anime_id").annotate(found=Count("anime_id")).filter(found=count)
+        return self.filter(mal_id__in=links.values("anime_id"))
+
+    def with_all_genres(self, names: list[str]) -> AnimeQuerySet:
+        """Anime having every one of the genres (themes, demographics) ``names``."""
+        return self._with_all("genres", names)
+
+    def with_all_tags(self, names: list[str]) -> AnimeQuerySet:
+        """Anime having every one of the tags ``names``."""
+        return self._with_all("tags", names)
 
     def without_genres(self, names: list[str]) -> AnimeQuerySet:
         if not names:
             return self
-        links, _ = self._genre_links(names)
+        links, _, _ = self._links_to("genres", names)
         return self.exclude(mal_id__in=links.values("anime_id"))
 
     def title_search(self, text: str) -> AnimeQuerySet:

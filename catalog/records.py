@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from catalog.vocabulary import DEMOGRAPHIC, GENRE, THEME, genre_kind
+from catalog.vocabulary import DEMOGRAPHIC, GENRE, THEME, anime_status, anime_type, genre_kind
 
 # Field names of ``catalog.models.Anime`` that records carry.
 TEXT_FIELDS = (
@@ -21,11 +21,32 @@ TEXT_FIELDS = (
     "duration", "synopsis", "background", "image_url", "mal_url",
 )  # fmt: skip
 INT_FIELDS = ("episodes", "year", "scored_by", "rank", "popularity", "members", "favorites")
-DATE_FIELDS = ("aired_from", "aired_to")
-LIST_FIELDS = ("title_synonyms", "title_other", "studios")
-RECORD_FIELDS = TEXT_FIELDS + INT_FIELDS + DATE_FIELDS + LIST_FIELDS + ("score",)
+DATE_FIELDS = ("aired_from", "aired_to", "members_as_of")
+LIST_FIELDS = ("title_synonyms", "title_other", "studios", "episode_titles")
+RECORD_FIELDS = TEXT_FIELDS + INT_FIELDS + DATE_FIELDS + LIST_FIELDS + ("score", "members_estimated")
 # Counts that change over time: the newest record wins for these even when older ones disagree.
 COUNT_FIELDS = ("score", "scored_by", "rank", "popularity", "members", "favorites")
+# Fields that only mean something together: a merge takes them all from the one record that
+# has the first of them (a member count with its date and whether it is an estimate).
+FIELD_GROUPS = (("members", "members_as_of", "members_estimated"),)
+# The relations the sources name, in the catalogue's words (catalog.models.RelationType).
+RELATIONS = {
+    "prequel": "prequel",
+    "sequel": "sequel",
+    "parent": "parent",
+    "parent story": "parent",
+    "side story": "side_story",
+    "side_story": "side_story",
+    "summary": "summary",
+    "full story": "full_story",
+    "alternative": "alternative",
+    "alternative version": "alternative",
+    "alternative setting": "alternative_setting",
+    "spin-off": "spin_off",
+    "spin_off": "spin_off",
+    "character": "character",
+    "other": "other",
+}
 
 
 def mal_url_for(mal_id: int) -> str:
@@ -49,12 +70,26 @@ class AnimeRecord:
     genres: list[tuple[str, str]] = field(default_factory=list)  # (name, kind)
     source: str = ""
     fetched_at: dt.datetime | None = None
-    # Higher is newer; decides which record wins when two disagree (see merge_records).
+    # Between records of one date, higher wins (see merge_records); the date decides first.
     priority: int = 0
+    tags: list[str] = field(default_factory=list)  # descriptive tags beyond MAL's genres
+    # (related MAL id, relation) pairs; None: this source says nothing of relations (an empty
+    # list: it says there are none).
+    relations: list[tuple[int, str]] | None = None
+    # Fields this source has only second-hand (another site's version of MyAnimeList's value):
+    # a merge takes them only when no source has MyAnimeList's own (``merge_records``).
+    fallback: frozenset[str] = frozenset()
 
     @property
     def title(self) -> str:
         return self.fields.get("title", "")
+
+    @property
+    def adult(self) -> bool:
+        """Adult titles (the Hentai genre or an Rx rating): kept out of the catalogue unless a
+        setting brings them in, and then hidden from anyone who has not asked for them."""
+        rating = str(self.fields.get("rating", ""))
+        return rating.lower().startswith("rx") or any(name == "Hentai" for name, _ in self.genres)
 
 
 # --------------------------------------------------------------------------- value cleaning
@@ -189,16 +224,39 @@ def _require_identity(data: Mapping[str, Any], id_key: str, title_key: str) -> t
 _SAFE_URL = re.compile(r"https?://\S+\Z", re.IGNORECASE)
 
 
-def _finish(mal_id: int, values: dict[str, Any]) -> dict[str, Any]:
+# The short ratings of AniList and Kitsu, in MyAnimeList's words.
+_RATINGS = {
+    "g": "G - All Ages",
+    "pg": "PG - Children",
+    "pg-13": "PG-13 - Teens 13 or older",
+    "r": "R - 17+ (violence & profanity)",
+    "r+": "R+ - Mild Nudity",
+    "r18": "Rx - Hentai",
+    "rx": "Rx - Hentai",
+}
+
+
+def _finish(mal_id: int, values: dict[str, Any], fetched_at: dt.datetime | None = None) -> dict[str, Any]:
     # A source without a page URL leaves mal_url out (the catalogue falls back to
     # ``mal_url_for``), so merging never lets a made-up URL hide a source's real one.
     if values.get("season"):
         values["season"] = values["season"].lower()
+    # One spelling per type and status, whatever the source (catalog/vocabulary.py).
+    if "type" in values:
+        values["type"] = anime_type(values["type"] or "")
+    if values.get("status"):
+        values["status"] = anime_status(values["status"])
+    if values.get("rating"):
+        values["rating"] = _RATINGS.get(values["rating"].strip().lower(), values["rating"])
+    # A member count is stored with its date (the source's), so it is never shown as current.
+    if values.get("members") is not None:
+        values.setdefault("members_as_of", fetched_at.date() if fetched_at else None)
+        values.setdefault("members_estimated", False)
     # Links are rendered into href/src: anything but http(s) (javascript:, data:, ...) is dropped.
     for key in ("image_url", "mal_url"):
         if values.get(key) and not _SAFE_URL.match(values[key]):
             values[key] = ""
-    return {k: v for k, v in values.items() if v not in (None, "", [])}
+    return {k: v for k, v in values.items() if v is not None and v != "" and v != []}
 
 
 # --------------------------------------------------------------------------- formats
@@ -284,12 +342,38 @@ def record_from_jikan(
     values["title_other"] = _other_language_titles(data.get("titles"))
     return AnimeRecord(
         mal_id=mal_id,
-        fields=_finish(mal_id, values),
+        fields=_finish(mal_id, values, fetched_at),
         genres=_genres_from_lists(data, JIKAN_GENRE_KEYS),
         source=source,
         fetched_at=fetched_at,
         priority=priority,
+        relations=relations_from_jikan(data["relations"]) if "relations" in data else None,
     )
+
+
+def _relation(name: Any) -> str | None:
+    return RELATIONS.get(str(name or "").strip().lower().replace("-", " ").replace("spin off", "spin-off"))
+
+
+def relations_from_jikan(groups: Any) -> list[tuple[int, str]]:
+    """Jikan's ``relations`` (``/anime/{id}/full`` or ``/anime/{id}/relations``): ``[{"relation":
+    "Sequel", "entry": [{"mal_id", "type": "anime"|"manga", "name"}]}]`` -> the anime ones."""
+    if groups is None:
+        return []
+    if not isinstance(groups, list):
+        raise RecordError("wrong type: relations", f"expected a list, got {type(groups).__name__}")
+    found: list[tuple[int, str]] = []
+    for group in groups:
+        if not isinstance(group, Mapping):
+            raise RecordError("wrong type: relations", "expected {relation, entry} objects")
+        relation = _relation(group.get("relation"))
+        for entry in group.get("entry") or []:
+            if not isinstance(entry, Mapping) or entry.get("type") not in (None, "anime"):
+                continue
+            related = _clean_int(entry.get("mal_id"), "relations")
+            if relation and related and (related, relation) not in found:
+                found.append((related, relation))
+    return found
 
 
 def record_from_flat(
@@ -316,7 +400,7 @@ def record_from_flat(
     }
     return AnimeRecord(
         mal_id=mal_id,
-        fields=_finish(mal_id, values),
+        fields=_finish(mal_id, values, fetched_at),
         genres=_genres_from_lists(data, {"genres": GENRE, "themes": THEME, "demographics": DEMOGRAPHIC}),
         source=source,
         fetched_at=fetched_at,
@@ -362,9 +446,183 @@ def record_from_seed(
     }
     return AnimeRecord(
         mal_id=mal_id,
-        fields=_finish(mal_id, values),
+        fields=_finish(mal_id, values, fetched_at),
         genres=split_mixed_genres((genres_raw or "").split(",")),
         source=source,
+        fetched_at=fetched_at,
+        priority=priority,
+    )
+
+
+# --------------------------------------------------------------------------- anime-mapper
+
+_LATIN = re.compile(r"^[\x00-\u024f\u1e00-\u1eff\u2000-\u206f\s]*$")
+
+
+def _duration_text(minutes: int | None, episodes: int | None) -> str:
+    """Minutes per episode in MyAnimeList's words ("24 min per ep", "1 hr 55 min")."""
+    if not minutes:
+        return ""
+    hours, rest = divmod(minutes, 60)
+    text = (f"{hours} hr {rest} min" if rest else f"{hours} hr") if hours else f"{rest} min"
+    return text if episodes == 1 else f"{text} per ep"
+
+
+def _episode_titles(episodes: Any) -> list[str]:
+    """``{"1": {"title": {"en": …}}, …}`` -> the English titles in episode order."""
+    if not isinstance(episodes, Mapping):
+        return []
+    numbered = []
+    for key, episode in episodes.items():
+        title = (episode.get("title") or {}).get("en") if isinstance(episode, Mapping) else None
+        if isinstance(title, str) and title.strip() and str(key).isdigit():
+            numbered.append((int(key), " ".join(title.split())))
+    return [title for _, title in sorted(numbered)]
+
+
+def _title_from_slug(mappings: Any) -> str:
+    """A last-resort title: a few hundred records name the anime only in their Anime-Planet
+    address ("dorlis-wakuwaku-nukegake-daisakusen" -> "Dorlis Wakuwaku Nukegake Daisakusen")."""
+    slug = mappings.get("animeplanet") if isinstance(mappings, Mapping) else None
+    if not isinstance(slug, str) or not re.fullmatch(r"[a-z0-9]+(?:-[a-z0-9]+)*", slug):
+        return ""
+    return " ".join(word.capitalize() for word in slug.split("-"))
+
+
+# What anime-mapper has from AniList or Kitsu rather than from MyAnimeList: AniList's romaji and
+# English titles ("TRIGUN" for MyAnimeList's "Trigun"), AniList's genres merged into MyAnimeList's,
+# episode lengths rounded differently, Kitsu's short ratings, sometimes another synopsis. Its
+# score (malScore), dates, status, episodes, tags and relations are first-hand and fresh.
+MAPPER_SECOND_HAND = frozenset(
+    {
+        "title",
+        "title_english",
+        "title_japanese",
+        "title_synonyms",
+        "title_other",
+        "type",
+        "source",
+        "rating",
+        "duration",
+        "studios",
+        "synopsis",
+        "genres",
+    }
+)
+
+
+def record_from_mapper(
+    data: Mapping[str, Any], *, source: str = "anime-mapper", priority: int = 0, fetched_at: dt.datetime | None = None
+) -> AnimeRecord:
+    """One record of the anime-mapper catalogue (``idMal``, ``title{romaji,english,native,
+    synonyms}``, AniList-style type and status spellings, ``score{malScore}``, MAL genres and
+    themes merged with AniList tags in ``genres``, ``sequence`` = related anime, ``episodes``);
+    its own ``meta.lastFetched`` is its date. It has no member counts."""
+    mal_id = _require_identity({"id": data.get("idMal"), "title": "-"}, "id", "title")[0]
+    names = data.get("title") or {}
+    if not isinstance(names, Mapping):
+        raise RecordError("wrong type: title", f"expected an object, got {type(names).__name__}")
+    title = _clean_text(names.get("romaji") or names.get("english"), "title") or _title_from_slug(data.get("mappings"))
+    if not title:
+        raise RecordError("missing title", f"MAL id {mal_id}")
+    meta = data.get("meta") or {}
+    fetched = _parse_iso_date(meta.get("lastFetched") if isinstance(meta, Mapping) else None, "lastFetched")
+    if fetched is not None:
+        fetched_at = dt.datetime(fetched.year, fetched.month, fetched.day, tzinfo=dt.UTC)
+    aired = data.get("aired") or {}
+    if not isinstance(aired, Mapping):
+        raise RecordError("wrong type: aired", f"expected an object, got {type(aired).__name__}")
+    synonyms = _clean_str_list(names.get("synonyms"), "synonyms")
+    score = data.get("score") or {}
+    episodes = _clean_int(data.get("episodeCount"), "episodeCount")
+    images = data.get("images") or {}
+    values: dict[str, Any] = {
+        "title": title,
+        "title_english": _clean_text(names.get("english"), "title_english"),
+        "title_japanese": _clean_text(names.get("native"), "title_japanese"),
+        # Synonyms in Latin script are MyAnimeList-style synonyms; the others (Korean, Thai,
+        # Russian…) are titles in other languages.
+        "title_synonyms": [t for t in synonyms if _LATIN.match(t)],
+        "title_other": [t for t in synonyms if not _LATIN.match(t)],
+        "type": _clean_text(data.get("type"), "type"),
+        "source": _clean_text(data.get("source"), "source"),
+        "status": _clean_text(data.get("status"), "status"),
+        "episodes": episodes,
+        "duration": _duration_text(_clean_int(data.get("episodeLength"), "episodeLength"), episodes),
+        "aired_from": _parse_iso_date(aired.get("from"), "aired_from"),
+        "aired_to": _parse_iso_date(aired.get("to"), "aired_to"),
+        "season": _clean_text(data.get("season"), "season"),
+        "year": _clean_int(data.get("year"), "year"),
+        "rating": _clean_text(data.get("rating"), "rating"),
+        "score": _clean_score(score.get("malScore") if isinstance(score, Mapping) else None),
+        "studios": _clean_str_list(data.get("studios"), "studios"),
+        "synopsis": _clean_text(data.get("synopsis"), "synopsis"),
+        "image_url": _clean_text(images.get("poster") if isinstance(images, Mapping) else None, "image_url"),
+        "episode_titles": _episode_titles(data.get("episodes")),
+    }
+    if values["source"].lower() == "unknown":
+        values["source"] = ""
+    if values["year"] is None and values["aired_from"] is not None:
+        values["year"] = values["aired_from"].year
+    genres: list[tuple[str, str]] = []
+    tags: list[str] = []
+    for name in _clean_str_list(data.get("genres"), "genres"):
+        kind = genre_kind(name)
+        if kind is not None:
+            genres.append((name, kind))
+        elif name not in tags:
+            tags.append(name[:100])
+    relations: list[tuple[int, str]] = []
+    for entry in data.get("sequence") or []:
+        if not isinstance(entry, Mapping):
+            raise RecordError("wrong type: sequence", "expected related-anime objects")
+        related, relation = _clean_int(entry.get("malId"), "sequence"), _relation(entry.get("relationType"))
+        if related and relation and (related, relation) not in relations:
+            relations.append((related, relation))
+    return AnimeRecord(
+        mal_id=mal_id,
+        fields=_finish(mal_id, values, fetched_at),
+        genres=genres,
+        source=source,
+        fetched_at=fetched_at,
+        priority=priority,
+        tags=tags,
+        relations=relations,
+        fallback=MAPPER_SECOND_HAND,
+    )
+
+
+def record_from_estimate(
+    data: Mapping[str, Any],
+    *,
+    source: str = "members-estimate",
+    priority: int = 0,
+    fetched_at: dt.datetime | None = None,
+) -> AnimeRecord:
+    """A row of ``members/estimates.csv`` (``mal_id, members, scored_by, score, as_of, source``):
+    an old member count from a third-party data set, dated by ``as_of`` ("2018-05-07", "2025-01").
+    It fills counts only; stored, it says it is an estimate."""
+    raw_id = data.get("mal_id")
+    mal_id = _clean_int(raw_id, "mal_id") if raw_id not in (None, "") else None
+    if not mal_id:
+        raise RecordError("missing id")
+    as_of = str(data.get("as_of") or "")
+    match = re.fullmatch(r"(\d{4})-(\d{2})(?:-(\d{2}))?", as_of.strip())
+    if not match:
+        raise RecordError("wrong type: as_of", f"not a date: {as_of!r}"[:80])
+    day = dt.date(int(match.group(1)), int(match.group(2)), int(match.group(3) or 1))
+    fetched_at = dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
+    values = {
+        "members": _clean_int(data.get("members"), "members"),
+        "scored_by": _clean_int(data.get("scored_by"), "scored_by"),
+        "score": _clean_score(data.get("score")),
+        "members_as_of": day,
+        "members_estimated": True,
+    }
+    return AnimeRecord(
+        mal_id=mal_id,
+        fields=_finish(mal_id, values, fetched_at),
+        source=f"{source} {as_of.strip()}",  # one per data set: an id has one row in each
         fetched_at=fetched_at,
         priority=priority,
     )
@@ -373,16 +631,37 @@ def record_from_seed(
 # --------------------------------------------------------------------------- merging
 
 
+_OLDEST = dt.datetime(1, 1, 1, tzinfo=dt.UTC)
+
+
+def record_age_key(record: AnimeRecord) -> tuple[dt.datetime, int]:
+    """Newer first: by the source's date, then its priority."""
+    return (record.fetched_at or _OLDEST, record.priority)
+
+
 def merge_records(records: list[AnimeRecord]) -> AnimeRecord:
-    """Merge records of one MAL id: the newest (highest priority) record wins where it has a
-    value; older records fill the fields it lacks. Genres come from the newest record that
-    has any."""
-    ordered = sorted(records, key=lambda r: -r.priority)
+    """Merge records of one MAL id: the freshest record (its date, then its priority) wins where
+    it has a value; older records fill the fields it lacks, a field group (a member count with
+    its date) coming whole from one record; a source's second-hand fields (``fallback``) count
+    only where no record has the field first-hand. Genres, tags and relations come from the
+    freshest record that has any (genres first-hand first)."""
+    ordered = sorted(records, key=record_age_key, reverse=True)
+    grouped = {name: group for group in FIELD_GROUPS for name in group}
     merged: dict[str, Any] = {}
-    for record in ordered:
-        for name, value in record.fields.items():
-            merged.setdefault(name, value)
-    genres = next((r.genres for r in ordered if r.genres), [])
+    for second_hand in (False, True):
+        for record in ordered:
+            for name, value in record.fields.items():
+                if (name in record.fallback) != second_hand:
+                    continue
+                group = grouped.get(name)
+                if group is None:
+                    merged.setdefault(name, value)
+                elif group[0] in record.fields and group[0] not in merged:
+                    merged.update({member: record.fields[member] for member in group if member in record.fields})
+    firsthand = [r for r in ordered if "genres" not in r.fallback]
+    genres = next((r.genres for r in [*firsthand, *ordered] if r.genres), [])
+    tags = next((r.tags for r in ordered if r.tags), [])
+    relations = next((r.relations for r in ordered if r.relations is not None), None)
     sources = []
     for record in ordered:
         if record.source and record.source not in sources:
@@ -395,6 +674,8 @@ def merge_records(records: list[AnimeRecord]) -> AnimeRecord:
         source="+".join(sources),
         fetched_at=max(dates) if dates else None,
         priority=ordered[0].priority,
+        tags=list(tags),
+        relations=list(relations) if relations is not None else None,
     )
 
 
@@ -485,7 +766,7 @@ def record_from_mal(
     }
     return AnimeRecord(
         mal_id=mal_id,
-        fields=_finish(mal_id, values),
+        fields=_finish(mal_id, values, fetched_at),
         genres=_genres_from_lists(data, MAL_GENRE_KEYS),
         source=source,
         fetched_at=fetched_at,

@@ -3,22 +3,28 @@ goes through these functions."""
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
+import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Count
+from django.utils import timezone
 
-from catalog.franchise import franchise_key_for
+from catalog.franchise import franchise_key_for, franchise_keys
 from catalog.importing import iter_files, read_records
-from catalog.models import Anime, Genre, TierThresholds
-from catalog.records import AnimeRecord, RecordError, mal_url_for, merge_records
+from catalog.models import Anime, AnimeRelation, CatalogImport, Genre, Tag, TierThresholds
+from catalog.records import FIELD_GROUPS, AnimeRecord, RecordError, mal_url_for, merge_records
 from catalog.search.freshness import index_on_commit, touches_index
-from catalog.tiers import Cutoffs, TierScheme, cutoffs_compute
+from catalog.tiers import Cutoffs, TierScheme, cutoffs_compute, reliably_rated
+from catalog.vocabulary import MUSIC_TYPES
+from jobs.owners import owner_token
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +40,23 @@ class UpsertResult:
     status: str
     changed_fields: tuple[str, ...] = ()
     reason: str = ""
+
+
+# ---------------------------------------------------------------------------- what the catalogue keeps
+
+
+def catalogue_refusal(record: AnimeRecord) -> str:
+    """Why the catalogue leaves this anime out under the settings ("" when it keeps it): music
+    videos, commercials and promotional videos, and adult titles, unless ``CATALOG_INCLUDE``
+    names them. The importer and the crawler both ask here."""
+    include = set(settings.CATALOG_INCLUDE)
+    kind = record.fields.get("type", "")
+    for name, types in MUSIC_TYPES.items():
+        if kind in types and name not in include:
+            return f"type {kind}"
+    if record.adult and "adult" not in include:
+        return "adult"
+    return ""
 
 
 # ---------------------------------------------------------------------------- genres
@@ -62,7 +85,9 @@ def tier_thresholds_recompute(*, scheme: str | None = None) -> tuple[TierThresho
     A new thresholds row is stored only when the cut-offs or the scheme change."""
     current = TierThresholds.objects.current()
     scheme = scheme or (current.scheme if current else TierScheme.QUARTILES)
-    scores = list(Anime.objects.scored().values_list("score", flat=True))
+    # The cut-offs come from the reliably rated anime only: a score from a handful of ratings
+    # would drag the quartiles around.
+    scores = list(Anime.objects.reliably_rated().values_list("score", flat=True))
     if scheme == TierScheme.QUARTILES and len(scores) < 2:
         return current, 0
     cutoffs = cutoffs_compute(scheme=scheme, scores=scores)
@@ -82,12 +107,17 @@ def tier_thresholds_recompute(*, scheme: str | None = None) -> tuple[TierThresho
     return current, changed
 
 
+def tier_for(score: float | None, reliable: bool, cutoffs: Cutoffs | None) -> str:
+    """The tier an anime shows: only a reliably rated score is tiered (catalog/tiers.py)."""
+    tier = cutoffs.tier_of(score) if cutoffs and reliable else None
+    return tier.value if tier else ""
+
+
 def anime_retier(*, cutoffs: Cutoffs) -> int:
     """Store each anime's tier under ``cutoffs``; only rows whose tier changes are written."""
     moves: dict[str, list[int]] = defaultdict(list)
-    for mal_id, score, tier in Anime.objects.values_list("mal_id", "score", "tier"):
-        new = cutoffs.tier_of(score)
-        new_value = new.value if new else ""
+    for mal_id, score, reliable, tier in Anime.objects.values_list("mal_id", "score", "score_reliable", "tier"):
+        new_value = tier_for(score, reliable, cutoffs)
         if new_value != tier:
             moves[new_value].append(mal_id)
     changed = 0
@@ -134,27 +164,52 @@ def _genres_by_name(records: list[AnimeRecord]) -> dict[str, Genre]:
     return by_name
 
 
-def _apply_record(anime: Anime, record: AnimeRecord, cutoffs: Cutoffs | None) -> list[str]:
+_GROUP_OF = {name: group for group in FIELD_GROUPS for name in group}
+
+
+def _fresh_values(anime: Anime, record: AnimeRecord) -> dict[str, object]:
+    """The record's values to store: all of them, or, from a record older than what is stored
+    (an old file imported after a crawl), only those the anime lacks: each field keeps the
+    freshest source that has it. A field group (a member count with its date) goes whole."""
+    older = record.fetched_at and anime.fetched_at and record.fetched_at < anime.fetched_at
+    if not older:
+        return record.fields
+
+    def empty(name: str) -> bool:
+        return getattr(anime, _GROUP_OF.get(name, (name,))[0]) in (None, "", [])
+
+    return {name: value for name, value in record.fields.items() if empty(name)}
+
+
+def _derive(anime: Anime, genre_names: set[str], cutoffs: Cutoffs | None) -> list[str]:
+    """Re-derive what follows from the stored values: adult, a reliable score, the tier."""
+    changed = []
+    adult = anime.rating.lower().startswith("rx") or "Hentai" in genre_names
+    reliable = reliably_rated(anime.score, anime.scored_by, anime.members)
+    tier = tier_for(anime.score, reliable, cutoffs)
+    for name, value in (("adult", adult), ("score_reliable", reliable), ("tier", tier)):
+        if getattr(anime, name) != value:
+            setattr(anime, name, value)
+            changed.append(name)
+    return changed
+
+
+def _apply_record(anime: Anime, record: AnimeRecord, cutoffs: Cutoffs | None, genre_names: set[str]) -> list[str]:
     """Copy the record's values onto an existing anime; returns the names of changed fields."""
     changed: list[str] = []
-    for name, value in record.fields.items():
+    for name, value in _fresh_values(anime, record).items():
         if getattr(anime, name) != value:
             setattr(anime, name, value)
             changed.append(name)
     if record.source and anime.provenance != record.source[:255]:
         anime.provenance = record.source[:255]
         changed.append("provenance")
-    if "title" in changed:
-        key = _franchise_key(anime)
+    if "title" in changed and anime.relations_checked_at is None:
+        key = _franchise_key(anime)  # the graph's key replaces it (franchise_keys_refresh)
         if key != anime.franchise_key:
             anime.franchise_key = key
             changed.append("franchise_key")
-    if "score" in changed and cutoffs:
-        tier = cutoffs.tier_of(anime.score)
-        if (tier.value if tier else "") != anime.tier:
-            anime.tier = tier.value if tier else ""
-            changed.append("tier")
-    return changed
+    return changed + _derive(anime, genre_names, cutoffs)
 
 
 def _new_anime(record: AnimeRecord, cutoffs: Cutoffs | None) -> Anime:
@@ -163,9 +218,87 @@ def _new_anime(record: AnimeRecord, cutoffs: Cutoffs | None) -> Anime:
     anime.provenance = record.source[:255]
     anime.fetched_at = record.fetched_at
     anime.franchise_key = _franchise_key(anime)
-    tier = cutoffs.tier_of(anime.score) if cutoffs else None
-    anime.tier = tier.value if tier else ""
+    _derive(anime, {name for name, _ in record.genres}, cutoffs)
     return anime
+
+
+def _tags_by_name(records: list[AnimeRecord]) -> dict[str, Tag]:
+    wanted = {name for record in records for name in record.tags}
+    by_name = {t.name: t for t in Tag.objects.filter(name__in=wanted)}
+    missing = [Tag(name=name) for name in sorted(wanted) if name not in by_name]
+    if missing:
+        Tag.objects.bulk_create(missing, ignore_conflicts=True)
+        by_name = {t.name: t for t in Tag.objects.filter(name__in=wanted)}
+    return by_name
+
+
+class _ManyToMany:
+    """The links of one many-to-many field (genres, tags) for a batch: what is stored, and the
+    rows to replace."""
+
+    def __init__(self, field: str, ids: Iterable[int]) -> None:
+        self.through = getattr(Anime, field).through
+        self.column = f"{getattr(Anime, field).field.m2m_reverse_field_name()}_id"
+        self.stored: dict[int, set[int]] = defaultdict(set)
+        for anime_id, other in self.through.objects.filter(anime_id__in=list(ids)).values_list("anime_id", self.column):
+            self.stored[anime_id].add(other)
+        self.relinked: list[int] = []
+        self.rows: list[object] = []
+
+    def link(self, mal_id: int, wanted: set[int], *, new: bool) -> bool:
+        """Replace an anime's links with ``wanted`` (an empty set leaves them: a source without
+        any says nothing). True when they change."""
+        if not wanted or (not new and wanted == self.stored[mal_id]):
+            return False
+        if not new:
+            self.relinked.append(mal_id)
+        self.rows.extend(self.through(anime_id=mal_id, **{self.column: other}) for other in sorted(wanted))
+        return True
+
+    def save(self) -> None:
+        if self.relinked:
+            self.through.objects.filter(anime_id__in=self.relinked).delete()
+        self.through.objects.bulk_create(self.rows, batch_size=1000)
+
+
+class _Relations:
+    """The related-anime links of a batch: replaced for an anime whose record lists them."""
+
+    def __init__(self, ids: Iterable[int]) -> None:
+        self.stored: dict[int, set[tuple[int, str]]] = defaultdict(set)
+        for anime_id, related, relation in AnimeRelation.objects.filter(anime_id__in=list(ids)).values_list(
+            "anime_id", "related_mal_id", "relation"
+        ):
+            self.stored[anime_id].add((related, relation))
+        self.replaced: list[int] = []
+        self.rows: list[AnimeRelation] = []
+
+    def link(self, mal_id: int, relations: list[tuple[int, str]] | None, *, new: bool) -> bool:
+        if relations is None or (not new and set(relations) == self.stored[mal_id]):
+            return False
+        if not new:
+            self.replaced.append(mal_id)
+        self.rows.extend(
+            AnimeRelation(anime_id=mal_id, related_mal_id=related, relation=relation)
+            for related, relation in sorted(set(relations))
+        )
+        return True
+
+    def save(self) -> None:
+        if self.replaced:
+            AnimeRelation.objects.filter(anime_id__in=self.replaced).delete()
+        AnimeRelation.objects.bulk_create(self.rows, batch_size=1000)
+
+
+def _relations_checked(anime: Anime, record: AnimeRecord) -> dt.datetime | None:
+    """When the record's relations were read, if they are to replace the stored ones (the
+    record lists relations and is not older than the last ones read), else None."""
+    if record.relations is None:
+        return None
+    checked = record.fetched_at or timezone.now()
+    if anime.relations_checked_at is not None and checked < anime.relations_checked_at:
+        return None
+    return checked
 
 
 def anime_upsert_many(
@@ -173,47 +306,66 @@ def anime_upsert_many(
 ) -> list[UpsertResult]:
     """Create or update anime from normalised records (distinct MAL ids), in one transaction.
 
-    A field a record has overwrites the stored one; a field it lacks is left alone (so a sparse
-    source never erases what a richer one stored). Unchanged records are not written, apart
-    from moving ``fetched_at`` forward, so they are not re-indexed. Created anime, and those
-    whose indexed fields changed, are (re-)indexed in search once the transaction commits
-    (``index=False``: the caller batches that itself). A record the model rejects comes back
-    as SKIPPED with the reason; the others are still stored.
+    A field a record has overwrites the stored one, unless the record is older than what is
+    stored (then it only fills what is missing); a field it lacks is left alone (so a sparse
+    source never erases what a richer one stored). Genres, tags and related anime are replaced
+    by a record that lists any. Unchanged records are not written, apart from moving
+    ``fetched_at`` forward, so they are not re-indexed. Created anime, and those whose indexed
+    fields changed, are (re-)indexed in search once the transaction commits (``index=False``:
+    the caller batches that itself). A record the model rejects comes back as SKIPPED with the
+    reason; the others are still stored. Franchise keys follow the relations once the caller
+    runs ``franchise_keys_refresh``.
     """
     if cutoffs is None:
         current = TierThresholds.objects.current()
         cutoffs = current.cutoffs if current else None
     if len({r.mal_id for r in records}) != len(records):
         raise ValueError("anime_upsert_many needs distinct MAL ids; merge_records first")
-    through = Anime.genres.through
     results: list[UpsertResult] = []
     with transaction.atomic():
         genre_by_name = _genres_by_name(records)
+        tag_by_name = _tags_by_name(records)
+        genre_names = dict(Genre.objects.values_list("pk", "name"))
         ids = [r.mal_id for r in records]
         existing = Anime.objects.select_for_update().in_bulk(ids)
-        stored_genres: dict[int, set[int]] = defaultdict(set)
-        for anime_id, genre_id in through.objects.filter(anime_id__in=existing).values_list("anime_id", "genre_id"):
-            stored_genres[anime_id].add(genre_id)
-
+        genres, tags, relations = _ManyToMany("genres", existing), _ManyToMany("tags", existing), _Relations(existing)
         to_create: list[Anime] = []
-        links: list[object] = []
-        relinked: list[int] = []
         touched: dict[object, list[int]] = defaultdict(list)
+        rechecked: dict[object, list[int]] = defaultdict(list)
         for record in records:
-            wanted = {genre_by_name[name].pk for name, _ in record.genres}
+            wanted_genres = {genre_by_name[name].pk for name, _ in record.genres}
+            wanted_tags = {tag_by_name[name].pk for name in record.tags}
             anime = existing.get(record.mal_id)
             try:
                 if anime is None:
                     anime = _new_anime(record, cutoffs)
-                    anime.full_clean(exclude=["genres"], validate_unique=False, validate_constraints=False)
+                    if record.relations is not None:
+                        anime.relations_checked_at = record.fetched_at or timezone.now()
+                    anime.full_clean(exclude=["genres", "tags"], validate_unique=False, validate_constraints=False)
                     to_create.append(anime)
-                    links.extend(through(anime_id=anime.mal_id, genre_id=g) for g in sorted(wanted))
+                    genres.link(anime.mal_id, wanted_genres, new=True)
+                    tags.link(anime.mal_id, wanted_tags, new=True)
+                    relations.link(anime.mal_id, record.relations, new=True)
                     results.append(UpsertResult(record.mal_id, CREATED, (*sorted(record.fields), "genres")))
                     continue
-                changed = _apply_record(anime, record, cutoffs)
-                genres_changed = bool(wanted) and wanted != stored_genres[anime.mal_id]
+                names = {genre_names[g] for g in (wanted_genres or genres.stored[anime.mal_id])}
+                changed = _apply_record(anime, record, cutoffs, names)
+                checked = _relations_checked(anime, record)
+                if checked is not None:
+                    if relations.link(anime.mal_id, record.relations, new=False):
+                        changed.append("relations")
+                    if "relations" in changed or anime.relations_checked_at is None:
+                        anime.relations_checked_at = checked
+                        changed.append("relations_checked_at")
+                    elif checked != anime.relations_checked_at:
+                        rechecked[checked].append(anime.mal_id)  # the same relations, seen again
                 newer_fetch = record.fetched_at and (anime.fetched_at is None or record.fetched_at > anime.fetched_at)
-                if not changed and not genres_changed:
+                links_changed = [
+                    name
+                    for name, links, wanted in (("genres", genres, wanted_genres), ("tags", tags, wanted_tags))
+                    if links.link(anime.mal_id, wanted, new=False)
+                ]
+                if not changed and not links_changed:
                     if newer_fetch:
                         touched[record.fetched_at].append(anime.mal_id)
                     results.append(UpsertResult(record.mal_id, UNCHANGED))
@@ -221,26 +373,24 @@ def anime_upsert_many(
                 if newer_fetch:
                     anime.fetched_at = record.fetched_at
                     changed.append("fetched_at")
-                anime.full_clean(exclude=["genres"], validate_unique=False, validate_constraints=False)
+                anime.full_clean(exclude=["genres", "tags"], validate_unique=False, validate_constraints=False)
             except ValidationError as exc:
                 # A value the model rejects (an over-long title, a bad URL) skips the record.
                 logger.warning("skipped MAL id %s: %s", record.mal_id, exc)
                 results.append(UpsertResult(record.mal_id, SKIPPED, reason="invalid record"))
                 continue
-            if changed:
-                anime.save(update_fields=[*changed, "updated_at"])
-            if genres_changed:
-                relinked.append(anime.mal_id)
-                links.extend(through(anime_id=anime.mal_id, genre_id=g) for g in sorted(wanted))
-                changed.append("genres")
-            results.append(UpsertResult(record.mal_id, UPDATED, tuple(changed)))
+            saved = [name for name in changed if name != "relations"]
+            if saved:
+                anime.save(update_fields=[*saved, "updated_at"])
+            results.append(UpsertResult(record.mal_id, UPDATED, (*changed, *links_changed)))
 
         Anime.objects.bulk_create(to_create, batch_size=500)
-        if relinked:
-            through.objects.filter(anime_id__in=relinked).delete()
-        through.objects.bulk_create(links, batch_size=1000)
+        for links in (genres, tags, relations):
+            links.save()
         for fetched_at, touched_ids in touched.items():
             Anime.objects.filter(mal_id__in=touched_ids).update(fetched_at=fetched_at)
+        for checked_at, checked_ids in rechecked.items():
+            Anime.objects.filter(mal_id__in=checked_ids).update(relations_checked_at=checked_at)
         if index:
             index_on_commit(
                 r.mal_id
@@ -250,14 +400,42 @@ def anime_upsert_many(
     return results
 
 
+def anime_derived_refresh(*, anime: Anime) -> list[str]:
+    """After an edit by hand (the admin): store what follows from the anime's values (adult, a
+    reliable score, the tier). Returns the fields that changed."""
+    current = TierThresholds.objects.current()
+    changed = _derive(anime, set(anime.genres.values_list("name", flat=True)), current.cutoffs if current else None)
+    if changed:
+        anime.save(update_fields=[*changed, "updated_at"])
+    return changed
+
+
+def franchise_keys_refresh() -> int:
+    """Re-derive every anime's franchise key from the related-anime graph (catalog/franchise.py)
+    and store the ones that change, re-indexing those (the key is in the search payload); a
+    staff override wins. Runs after an import, a crawl and an override. Returns how many changed."""
+    rows = Anime.objects.values_list("mal_id", "title", "title_english", "year", "relations_checked_at")
+    entries = {mal_id: (title, english, year, checked is not None) for mal_id, title, english, year, checked in rows}
+    links = AnimeRelation.objects.values_list("anime_id", "related_mal_id", "relation")
+    derived = franchise_keys(entries, links.iterator(chunk_size=5000))
+    moves: dict[str, list[int]] = defaultdict(list)
+    for mal_id, key, override in Anime.objects.values_list("mal_id", "franchise_key", "franchise_override"):
+        wanted = override or derived[mal_id]
+        if wanted != key:
+            moves[wanted].append(mal_id)
+    with transaction.atomic():
+        for key, ids in moves.items():
+            Anime.objects.filter(mal_id__in=ids).update(franchise_key=key)
+        index_on_commit(mal_id for ids in moves.values() for mal_id in ids)
+    return sum(len(ids) for ids in moves.values())
+
+
 def anime_franchise_refresh(*, anime: Anime) -> bool:
-    """Re-derive one anime's franchise key (after an admin override). True when it changed."""
-    key = _franchise_key(anime)
-    if key == anime.franchise_key:
-        return False
-    Anime.objects.filter(mal_id=anime.mal_id).update(franchise_key=key)
-    anime.franchise_key = key
-    return True
+    """After an admin override: re-derive the keys. True when this anime's changed."""
+    before = anime.franchise_key
+    franchise_keys_refresh()
+    anime.franchise_key = Anime.objects.values_list("franchise_key", flat=True).get(mal_id=anime.mal_id)
+    return anime.franchise_key != before
 
 
 # ---------------------------------------------------------------------------- import
@@ -272,6 +450,7 @@ class ImportSummary:
     skipped: Counter[str] = field(default_factory=Counter)
     filtered: Counter[str] = field(default_factory=Counter)
     tiers_changed: int = 0
+    franchises_changed: int = 0
     thresholds: TierThresholds | None = None
     changed_ids: list[int] = field(default_factory=list)
 
@@ -308,21 +487,73 @@ def _collect(paths: list[Path], summary: ImportSummary) -> dict[int, list[AnimeR
 IMPORT_BATCH = 250
 
 
+class _ImportProgress:
+    """Writes an import's progress into its ``CatalogImport`` row, at most once a second."""
+
+    def __init__(self, run: CatalogImport, forward: Callable[[int, int], None] | None) -> None:
+        self.run, self.forward, self.written_at = run, forward, 0.0
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.forward:
+            self.forward(done, total)
+        if time.monotonic() - self.written_at >= 1.0 or done == total:
+            CatalogImport.objects.filter(pk=self.run.pk).update(done=done, total=total)
+            self.written_at = time.monotonic()
+
+
+def anime_import_recorded(
+    *, paths: list[Path], progress: Callable[[int, int], None] | None = None, **options: int
+) -> ImportSummary:
+    """``anime_import`` with a ``CatalogImport`` row that tells the pages how far it is (the
+    command's way: ``make run`` serves while its first import fills the catalogue)."""
+    run = CatalogImport.objects.create(owner=owner_token(), paths=", ".join(str(p) for p in paths))
+    try:
+        summary = anime_import(paths=paths, progress=_ImportProgress(run, progress), **options)
+    except BaseException as error:
+        CatalogImport.objects.filter(pk=run.pk).update(
+            status=CatalogImport.Status.FAILED,
+            error=f"{type(error).__name__}: {error}"[:2000],
+            finished_at=timezone.now(),
+        )
+        raise
+    CatalogImport.objects.filter(pk=run.pk).update(
+        status=CatalogImport.Status.SUCCEEDED,
+        finished_at=timezone.now(),
+        summary={
+            "read": summary.read,
+            "created": summary.created,
+            "updated": summary.updated,
+            "unchanged": summary.unchanged,
+            "skipped": dict(summary.skipped),
+            "filtered": dict(summary.filtered),
+        },
+    )
+    return summary
+
+
 def anime_import(
     *,
     paths: list[Path],
-    min_members: int = 100_000,
+    min_members: int = 0,
     min_scored_by: int = 0,
     progress: Callable[[int, int], None] | None = None,
 ) -> ImportSummary:
-    """Import catalogue files: read, merge per MAL id, filter, upsert, re-tier."""
+    """Import catalogue files: read, merge per MAL id, filter (what the catalogue leaves out,
+    and the optional thresholds), upsert, re-key franchises, re-tier. The best known anime go
+    first, so a site serving during a first import shows them early."""
     summary = ImportSummary()
     grouped = _collect(paths, summary)
     merged: list[AnimeRecord] = []
     for records in grouped.values():
         record = merge_records(records)
         members = record.fields.get("members")
-        if members is None and min_members > 0:
+        refusal = catalogue_refusal(record)
+        if "title" not in record.fields:
+            # A member estimate of an anime no catalogue file describes: nothing to show.
+            summary.filtered["member estimate only"] += 1
+        elif refusal:
+            summary.filtered[refusal] += 1
+        elif members is None and min_members > 0:
             summary.filtered["members unknown"] += 1
         elif members is not None and members < min_members:
             summary.filtered[f"members < {min_members:,}"] += 1
@@ -332,7 +563,7 @@ def anime_import(
             merged.append(record)
     current = TierThresholds.objects.current()
     cutoffs = current.cutoffs if current else None
-    merged.sort(key=lambda r: r.mal_id)
+    merged.sort(key=lambda r: (-(r.fields.get("members") or -1), r.mal_id))
     to_index: list[int] = []
     for start in range(0, len(merged), IMPORT_BATCH):
         batch = merged[start : start + IMPORT_BATCH]
@@ -352,6 +583,7 @@ def anime_import(
                 to_index.append(result.mal_id)
         if progress:
             progress(min(start + IMPORT_BATCH, len(merged)), len(merged))
+    summary.franchises_changed = franchise_keys_refresh()
     summary.thresholds, summary.tiers_changed = tier_thresholds_recompute()
     if not summary.tiers_changed:  # otherwise the recompute already re-indexed everything
         index_on_commit(to_index)

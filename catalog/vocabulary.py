@@ -39,3 +39,44 @@ KIND_BY_NAME: dict[str, str] = {
 def genre_kind(name: str) -> str | None:
     """The kind of a MyAnimeList genre name, or None when the name is not in the vocabulary."""
     return KIND_BY_NAME.get(name)
+
+
+# --------------------------------------------------------------------------- types and statuses
+
+# The catalogue's one spelling of each type. Sources spell them differently (MyAnimeList
+# "Movie", AniList "MOVIE", MyAnimeList's newer "TV Special" for what it long called "Special",
+# AniList's "TV_SHORT" for a TV series of short episodes): ``anime_type`` maps each to one.
+ANIME_TYPES = ("TV", "Movie", "OVA", "ONA", "Special", "Music", "CM", "PV")
+_TYPE_SPELLINGS = {
+    **{name.lower(): name for name in ANIME_TYPES},
+    "tv special": "Special",
+    "tv_special": "Special",
+    "tv_short": "TV",
+    "tv short": "TV",
+    "unknown": "",
+}
+# Kept out of the catalogue unless a setting brings them in (CATALOG_INCLUDE).
+MUSIC_TYPES = {"music": ("Music",), "cm": ("CM",), "pv": ("PV",)}
+
+FINISHED, AIRING, UPCOMING = "Finished Airing", "Currently Airing", "Not yet aired"
+_STATUS_SPELLINGS = {
+    "finished airing": FINISHED,
+    "finished": FINISHED,
+    "currently airing": AIRING,
+    "airing": AIRING,
+    "releasing": AIRING,
+    "not yet aired": UPCOMING,
+    "not_yet_released": UPCOMING,
+    "not yet released": UPCOMING,
+}
+
+
+def anime_type(value: str) -> str | None:
+    """The catalogue's spelling of a source's type ("" for unknown), or None for one it does not
+    know (the record keeps no type then)."""
+    return _TYPE_SPELLINGS.get(value.strip().lower()) if value.strip() else ""
+
+
+def anime_status(value: str) -> str:
+    """MyAnimeList's wording of an airing status ("" when unknown: a cancelled or paused show)."""
+    return _STATUS_SPELLINGS.get(value.strip().lower(), "")

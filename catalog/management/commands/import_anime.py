@@ -7,13 +7,14 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
-from catalog.services import anime_import, tier_distribution
+from catalog.services import anime_import_recorded, tier_distribution
 
 
 class Command(BaseCommand):
     help = (
         "Import anime from catalogue files or folders (seed output.json, Jikan v4 objects, "
-        "flattened Jikan season dumps). Idempotent; bad records are skipped and counted."
+        "flattened Jikan season dumps, the anime-mapper catalogue, dated member estimates). "
+        "Idempotent; bad records are skipped and counted."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -45,7 +46,7 @@ class Command(BaseCommand):
             bar.update(done - bar.n)
 
         try:
-            summary = anime_import(
+            summary = anime_import_recorded(
                 paths=paths,
                 min_members=options["min_members"],
                 min_scored_by=options["min_scored_by"],
@@ -67,6 +68,7 @@ class Command(BaseCommand):
             out.write(f"  skipped ({reason}): {count:,}")
         for reason, count in sorted(summary.filtered.items()):
             out.write(f"  filtered out ({reason}): {count:,}")
+        out.write(f"Franchise keys from the related-anime graph: {summary.franchises_changed:,} changed")
         if summary.thresholds is not None:
             out.write(f"Tier thresholds: {summary.thresholds} ({summary.tiers_changed:,} anime changed tier)")
             dist = tier_distribution()
