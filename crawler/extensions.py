@@ -1,4 +1,4 @@
-"""Live progress of a crawl on stderr: pages, items, items/s, skipped by reason, ETA."""
+"""Live progress of a crawl on stderr: pages, items, items/s, relations read, skipped by reason, ETA."""
 
 from __future__ import annotations
 
@@ -32,6 +32,9 @@ def progress_line(stats: dict[str, Any], elapsed: float) -> str:
         f"created {stats.get('crawl/created', 0):,} updated {stats.get('crawl/updated', 0):,} "
         f"unchanged {stats.get('crawl/unchanged', 0):,}",
     ]
+    requested = stats.get("crawl/relations/requested", 0)
+    if requested:
+        parts.append(f"relations {stats.get('crawl/relations/read', 0):,}/{requested:,}")
     if skipped:
         parts.append("skipped " + ", ".join(f"{reason} {count:,}" for reason, count in sorted(skipped.items())))
     expected = stats.get("crawl/expected")

@@ -9,9 +9,28 @@ from typing import Any
 
 @dataclass
 class JikanAnimeItem:
-    """One Jikan v4 anime object exactly as served (list page entry or ``/anime/{id}/full``)."""
+    """One Jikan v4 anime object exactly as served (``/anime/{id}/full``, or a list entry)."""
 
     data: dict[str, Any]
+    url: str = ""
+
+
+@dataclass
+class JikanListPage:
+    """The anime objects of one Jikan list page, exactly as served, minus those the spider left
+    out (under the threshold, fetched recently, past --limit). One item per page: the pipeline
+    stores a page in one go, then asks for the relations of the anime that need them."""
+
+    entries: list[dict[str, Any]]
+    url: str = ""
+
+
+@dataclass
+class JikanRelationsItem:
+    """``/anime/{id}/relations``: the relation groups of one anime (``[{"relation", "entry"}]``)."""
+
+    mal_id: int
+    groups: Any
     url: str = ""
 
 

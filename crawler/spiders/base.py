@@ -40,7 +40,7 @@ class CatalogueSpider(scrapy.Spider):
         self,
         *args: Any,
         limit: int | str | None = None,
-        min_members: int | str = 100_000,
+        min_members: int | str = 0,  # 0: the whole catalogue
         ids: Iterable[int] | str | None = None,
         skip_ids: Iterable[int] | str | None = None,
         **kwargs: Any,
@@ -74,14 +74,16 @@ class CatalogueSpider(scrapy.Spider):
             return True
         return False
 
-    def gave_up(self, response: Response) -> bool:
-        """404 (and errors left after the retries): log why and move on."""
+    def gave_up(self, response: Response, *, what: str = "") -> bool:
+        """404 (and errors left after the retries): log why and move on. ``what`` names what
+        was missing when it is not the anime itself ("relations")."""
+        prefix = f"{what} " if what else ""
         if response.status == 404:
-            self.skip("not found (404)", response.url)
+            self.skip(f"{prefix}not found (404)", response.url)
             logger.warning("gave up on %s: 404 not found", response.url)
             return True
         if response.status >= 400:
-            self.skip(f"HTTP {response.status}", response.url)
+            self.skip(f"{prefix}HTTP {response.status}", response.url)
             logger.warning("gave up on %s: HTTP %s after retries", response.url, response.status)
             return True
         return False

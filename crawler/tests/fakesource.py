@@ -2,9 +2,14 @@
 
 It serves the recorded files of ../shared/fixtures byte for byte at their real paths, and
 generates from those same files what the recordings lack: a second and a last list page, 404,
-429 with Retry-After, 500, truncated HTML, a page without synopsis. With ``bench_pages`` it
-instead serves that many by-popularity list pages of ``bench_rows`` rows each, every row's
-detail page made from a real page with the id and title varied.
+429 with Retry-After, 500, truncated HTML, a page without synopsis. Jikan's whole catalogue
+(``/anime?page=N&order_by=mal_id&sort=asc``) is every recorded anime object in MAL id order,
+as list entries, plus a few generated ones (a music video, an adult title, a sequel, a title
+linked by characters only), 25 a page; ``/anime/{id}/relations`` answers the recorded relations
+of the ``/full`` files and generated ones for the rest. ``later = True`` turns it into the same
+catalogue a while later (see ``FakeSources.catalogue``). With ``bench_pages`` it instead serves
+that many list pages of ``bench_rows`` rows each (by popularity and by MAL id alike), every
+row's detail page made from a real page with the id and title varied.
 """
 
 from __future__ import annotations
@@ -39,6 +44,27 @@ THROTTLED_ID = 900006  # 429 with Retry-After: 1, then the page
 FLAKY_ID = 900007  # 500, then the page
 LOW_MEMBERS = 20_000
 
+# Jikan's whole catalogue: the recorded anime objects, and these generated ones.
+MUSIC_ID = 900020  # type Music: left out of the catalogue
+ADULT_ID = 900021  # rated Rx, genre Hentai: left out of the catalogue
+FRIEREN_ID, FRIEREN_2_ID = 52991, 59978  # linked by Sequel/Prequel (59978 generated)
+ONE_PIECE_ID, TORIKO_ID = 21, 10033  # linked by Character only (10033 generated)
+# Added in the later catalogue: the third season (Prequel 59978), and a title whose relations
+# answer 404.
+FRIEREN_3_ID, NO_RELATIONS_ID = 900030, 900031
+RELATIONS_THROTTLED_ID = 5114  # /relations: 429 with Retry-After: 1, then the answer
+RELATIONS_FLAKY_ID = 21  # /relations: 500, then the answer
+# Recorded /anime/{id}/full files: the anime objects and their real relations.
+FULL_FILES = {
+    1: "anime-1-full.json",
+    21: "anime-21-full.json",
+    5114: "anime-5114-full.json",
+    52991: "anime-52991-full.json",
+}
+# Keys of /anime/{id}/full that list entries do not have.
+FULL_ONLY_KEYS = ("relations", "theme", "external", "streaming")
+PER_PAGE = 25
+
 
 @dataclass
 class Reply:
@@ -50,6 +76,12 @@ class Reply:
 
 def _json(payload: Any) -> bytes:
     return json.dumps(payload, ensure_ascii=False).encode()
+
+
+def _link(mal_id: int, name: str, kind: str = "anime") -> dict[str, Any]:
+    """One entry of a Jikan relation group."""
+    slug = re.sub(r"\W+", "_", name).strip("_")
+    return {"mal_id": mal_id, "type": kind, "name": name, "url": f"https://myanimelist.net/{kind}/{mal_id}/{slug}"}
 
 
 def _jikan_404(path: str) -> Reply:
@@ -76,6 +108,7 @@ class FakeSources:
         self.user_agents: set[str] = set()
         self.lock = threading.Lock()
         self._cache: dict[str, bytes] = {}
+        self.later = False  # serve the catalogue as it is a while later (FakeSources.catalogue)
 
     # ------------------------------------------------------------------ files
 
@@ -115,16 +148,21 @@ class FakeSources:
             if page == 1:
                 return Reply(200, self.file("jikan/top-anime-tv-page-1.json"))
             return Reply(200, _json(self.jikan_list_page(page)))
+        if path == "/anime":
+            if (query.get("order_by"), query.get("sort")) != ("mal_id", "asc"):
+                return Reply(400, _json({"status": 400, "type": "ValidationException", "message": "not recorded"}))
+            page = int(query.get("page", "1") or 1)
+            if self.bench_pages:
+                return Reply(200, self.bench_jikan_page(page))
+            return Reply(200, _json(self.catalogue_page(page)))
+        match = re.fullmatch(r"/anime/(\d+)/relations", path)
+        if match:
+            return self.relations_reply(int(match.group(1)))
         match = re.fullmatch(r"/anime/(\d+)(/full)?", path)
         if not match:
             return _jikan_404(path)
         mal_id, full = int(match.group(1)), bool(match.group(2))
-        recorded = {
-            1: "anime-1-full.json",
-            21: "anime-21-full.json",
-            5114: "anime-5114-full.json",
-            52991: "anime-52991-full.json",
-        }
+        recorded = FULL_FILES
         if full and mal_id == 5114 and self.hit("jikan-429") == 1:
             return Reply(
                 429,
@@ -145,7 +183,7 @@ class FakeSources:
         if page == 2:
             first_ids = {entry["mal_id"] for entry in self.jikan("top-anime-tv-page-1.json")["data"]}
             entries = [self.jikan("anime-457.json")["data"]]
-            entries += [self.jikan(f"anime-{i}-full.json")["data"] for i in (1, 21, 52991)]
+            entries += [self.list_entry(f"anime-{i}-full.json") for i in (1, 21, 52991)]
             entries += [e for e in self.jikan("seasons-2018-winter.json")["data"] if e["mal_id"] not in first_ids]
             entries = sorted(entries, key=lambda e: -e["members"])[:24]
             low = dict(
@@ -189,6 +227,112 @@ class FakeSources:
             },
             "data": [],
         }
+
+    def list_entry(self, full_file: str) -> dict[str, Any]:
+        """A recorded ``/anime/{id}/full`` object as a list page has it (no relations)."""
+        return {k: v for k, v in self.jikan(full_file)["data"].items() if k not in FULL_ONLY_KEYS}
+
+    # ------------------------------------------------------------------ Jikan's whole catalogue
+
+    def catalogue(self) -> list[dict[str, Any]]:
+        """Every anime of the fake Jikan, as list entries, in MAL id order. The recorded objects
+        (the /full files, Mushishi, the list and search pages), and generated from them: a music
+        video, an adult title, Frieren's second season (not aired yet) and Toriko.
+
+        A while later (``later``): the second season airs (status and episodes change), the
+        third season and another new title appear, Mushishi has more members."""
+        entries: dict[int, dict[str, Any]] = {}
+        for name in (
+            "top-anime-tv-page-1.json",
+            "seasons-2018-winter.json",
+            "anime-search-q-naruto.json",
+            "anime-search-q-berserk.json",
+        ):
+            entries.update((e["mal_id"], e) for e in self.jikan(name)["data"])
+        entries[457] = self.jikan("anime-457.json")["data"]
+        for mal_id, name in FULL_FILES.items():
+            entries[mal_id] = self.list_entry(name)
+        frieren, mushishi = entries[FRIEREN_ID], entries[457]
+        hentai = {
+            "mal_id": 12,
+            "type": "anime",
+            "name": "Hentai",
+            "url": "https://myanimelist.net/anime/genre/12/Hentai",
+        }
+        generated = [
+            dict(mushishi, mal_id=MUSIC_ID, title="Generated Music Video", type="Music", episodes=1),
+            dict(mushishi, mal_id=ADULT_ID, title="Generated Adult Title", rating="Rx - Hentai", genres=[hentai]),
+            dict(
+                frieren,
+                mal_id=FRIEREN_2_ID,
+                title="Sousou no Frieren 2nd Season",
+                status="Not yet aired",
+                episodes=None,
+                score=None,
+                scored_by=None,
+                aired={"from": "2026-01-16T00:00:00+00:00", "to": None},
+                year=2026,
+            ),
+            dict(mushishi, mal_id=TORIKO_ID, title="Toriko", episodes=147, members=180_000),
+        ]
+        if self.later:
+            generated[2] = dict(generated[2], status="Currently Airing", episodes=10, airing=True)
+            generated += [
+                dict(frieren, mal_id=FRIEREN_3_ID, title="Sousou no Frieren 3rd Season", status="Not yet aired"),
+                dict(mushishi, mal_id=NO_RELATIONS_ID, title="Relations Gone Missing"),
+            ]
+            entries[457] = dict(mushishi, members=mushishi["members"] + 1_000)
+        entries.update((e["mal_id"], e) for e in generated)
+        return [entries[mal_id] for mal_id in sorted(entries)]
+
+    def catalogue_page(self, page: int) -> dict[str, Any]:
+        entries = self.catalogue()
+        last = (len(entries) + PER_PAGE - 1) // PER_PAGE
+        chunk = entries[(page - 1) * PER_PAGE : page * PER_PAGE]
+        return {
+            "pagination": {
+                "last_visible_page": last,
+                "has_next_page": page < last,
+                "current_page": page,
+                "items": {"count": len(chunk), "total": len(entries), "per_page": PER_PAGE},
+            },
+            "data": chunk,
+        }
+
+    def relations(self, mal_id: int) -> list[dict[str, Any]]:
+        """The relation groups of an anime: the recorded ones of the /full files, generated ones
+        for the generated titles (mirroring the recorded links), none for the rest."""
+        if mal_id in FULL_FILES:
+            return self.jikan(FULL_FILES[mal_id])["data"]["relations"]
+        if mal_id == FRIEREN_2_ID:
+            groups = [{"relation": "Prequel", "entry": [_link(FRIEREN_ID, "Sousou no Frieren")]}]
+            if self.later:
+                groups.append({"relation": "Sequel", "entry": [_link(FRIEREN_3_ID, "Sousou no Frieren 3rd Season")]})
+            return groups
+        if mal_id == FRIEREN_3_ID:
+            return [{"relation": "Prequel", "entry": [_link(FRIEREN_2_ID, "Sousou no Frieren 2nd Season")]}]
+        if mal_id == TORIKO_ID:
+            return [
+                {"relation": "Adaptation", "entry": [_link(10049, "Toriko", "manga")]},
+                {"relation": "Character", "entry": [_link(ONE_PIECE_ID, "One Piece")]},
+            ]
+        return []
+
+    def relations_reply(self, mal_id: int) -> Reply:
+        if self.bench_pages:
+            return Reply(200, self.bench_relations(mal_id))
+        known = {e["mal_id"] for e in self.catalogue()}
+        if mal_id not in known or mal_id == NO_RELATIONS_ID:
+            return _jikan_404(f"https://myanimelist.net/anime/{mal_id}/")
+        if mal_id == RELATIONS_THROTTLED_ID and self.hit("jikan-relations-429") == 1:
+            return Reply(
+                429,
+                _json({"status": 429, "type": "RateLimitException", "message": "You are being rate limited"}),
+                headers={"Retry-After": "1"},
+            )
+        if mal_id == RELATIONS_FLAKY_ID and self.hit("jikan-relations-500") == 1:
+            return Reply(500, _json({"status": 500, "type": "InternalException", "message": "Unable to parse"}))
+        return Reply(200, _json({"data": self.relations(mal_id)}))
 
     # ------------------------------------------------------------------ MyAnimeList
 
@@ -316,7 +460,7 @@ class FakeSources:
     def bench_jikan_page(self, page: int) -> bytes:
         if page > self.bench_pages:
             return _json({"pagination": {"has_next_page": False, "current_page": page}, "data": []})
-        sources = [self.jikan(f"anime-{i}-full.json")["data"] for i in (1, 21, 5114, 52991)]
+        sources = [self.list_entry(f"anime-{i}-full.json") for i in (1, 21, 5114, 52991)]
         sources.append(self.jikan("anime-457.json")["data"])
         entries = []
         for row in range(self.bench_rows):
@@ -329,10 +473,23 @@ class FakeSources:
                     "last_visible_page": self.bench_pages,
                     "has_next_page": page < self.bench_pages,
                     "current_page": page,
+                    "items": {
+                        "count": len(entries),
+                        "total": self.bench_pages * self.bench_rows,
+                        "per_page": self.bench_rows,
+                    },
                 },
                 "data": entries,
             }
         )
+
+    def bench_relations(self, mal_id: int) -> bytes:
+        """Each generated anime is the sequel of the one before it on its page."""
+        row = (mal_id - 1_000_000) % self.bench_rows
+        if row == 0:
+            return _json({"data": []})
+        prequel = _link(mal_id - 1, f"Bench Anime {mal_id - 1}")
+        return _json({"data": [{"relation": "Prequel", "entry": [prequel]}]})
 
     def bench_mal_page(self, offset: int) -> bytes:
         page = offset // self.bench_rows + 1

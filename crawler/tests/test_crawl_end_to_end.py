@@ -3,7 +3,6 @@ plus generated edge cases), checked in the database it wrote."""
 
 from __future__ import annotations
 
-import itertools
 import re
 
 import pytest
@@ -113,8 +112,10 @@ def test_it_crawls_mal_into_the_catalogue_and_a_second_run_changes_nothing(run_c
     assert anime.count() == 56
 
 
-def test_it_crawls_the_jikan_list_politely_down_to_the_members_threshold(run_crawl, crawl_db, sources):
-    result = run_crawl("jikan")  # throttled as in production
+def test_it_walks_the_jikan_popularity_list_down_to_a_members_threshold(run_crawl, crawl_db, sources):
+    # With a threshold the by-popularity list is walked and stops early (without one, the whole
+    # catalogue is: see test_full_crawl.py, which also checks the pace of a throttled crawl).
+    result = run_crawl("jikan", "--min-members", "100000", "--no-throttle")
     assert result.returncode == 0, result.stderr
     anime = Anime.objects.using(crawl_db.alias)
 
@@ -140,13 +141,16 @@ def test_it_crawls_the_jikan_list_politely_down_to_the_members_threshold(run_cra
     assert "skipped (members < 100,000): 3" in result.stdout
 
     _, fake = sources
-    times = [t for t, path in fake.requests if path.startswith("/v4/")]
-    assert [path for _, path in fake.requests if path.startswith("/v4/")] == [
+    assert [path for _, path in fake.requests if "/top/anime" in path] == [
         f"/v4/top/anime?filter=bypopularity&page={page}" for page in (1, 2, 3)
     ]
-    # Jikan allows 3 requests/s and 60/min: our requests are at least ~1 s apart.
-    gaps = [b - a for a, b in itertools.pairwise(times)]
-    assert min(gaps) >= 0.95, gaps
+    # List pages carry no relations: they were asked for each anime created (5114's and 21's
+    # twice: 429 and 500 first).
+    relations = [path for _, path in fake.requests if path.endswith("/relations")]
+    assert len(relations) == 48 + 2 and sorted(set(relations)) == sorted(
+        f"/v4/anime/{mal_id}/relations" for mal_id in anime.values_list("mal_id", flat=True)
+    )
+    assert "Relations: asked for 48 anime, read 48, changed 4" in result.stdout  # 1, 21, 5114, 52991
 
 
 def test_it_refreshes_given_ids_retrying_429_and_500_and_giving_up_on_404(run_crawl, crawl_db, sources):
@@ -168,7 +172,15 @@ def test_it_refreshes_given_ids_retrying_429_and_500_and_giving_up_on_404(run_cr
     assert "skipped (not found (404)): 1" in result.stdout
     assert "retries 2" in result.stdout
     assert "gave up on" in result.stderr and "/v4/anime/999999/full: 404 not found" in result.stderr
+    # /full holds the relations: stored with the anime, no /relations request.
+    assert set(bebop.relations.values_list("related_mal_id", "relation")) == {
+        (5, "side_story"),
+        (17205, "side_story"),
+        (4037, "summary"),
+    }
+    assert anime.filter(relations_checked_at__isnull=True).count() == 0
     _, fake = sources
+    assert not [path for _, path in fake.requests if path.endswith("/relations")]
     assert fake.hits["/v4/anime/5114/full"] == 2 and fake.hits["/v4/anime/21/full"] == 2
     # Retry-After: 1 was honoured before asking for 5114 again.
     asked = [t for t, path in fake.requests if path == "/v4/anime/5114/full"]

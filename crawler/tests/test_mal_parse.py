@@ -108,6 +108,8 @@ def test_it_normalises_a_trigun_page_like_jikan_does(shared_fixtures):
         "rank": 394,
         "popularity": 264,
         "members": 822_213,
+        "members_as_of": dt.date(2026, 1, 17),  # the count is dated with the page's fetch
+        "members_estimated": False,
         "favorites": 17_375,
         "image_url": "https://cdn.myanimelist.net/images/anime/1130/120002l.jpg",
         "mal_url": "https://myanimelist.net/anime/6/Trigun",

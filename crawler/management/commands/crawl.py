@@ -34,9 +34,11 @@ def _ids(value: str) -> list[int]:
 
 class Command(BaseCommand):
     help = (
-        "Crawl Jikan (API) or MyAnimeList (pages) into the catalogue: the by-popularity list down "
-        "to --min-members, or the titles given with --ids. Polite (rate limits, robots.txt), "
-        "incremental (unchanged anime are not rewritten), with live progress and a summary."
+        "Crawl Jikan (API) or MyAnimeList (pages) into the catalogue: the whole catalogue (jikan: "
+        "every /anime page in MAL id order, relations read for new and changed anime), the "
+        "by-popularity list down to --min-members, or the titles given with --ids. Polite (rate "
+        "limits, robots.txt), incremental (unchanged anime are not rewritten, relations read "
+        "once), with live progress and a summary."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -46,7 +48,8 @@ class Command(BaseCommand):
             "--min-members",
             type=int,
             default=settings.CATALOG_MIN_MEMBERS,
-            help="walk the list until members fall under this (default %(default)s)",
+            help="walk the by-popularity list until members fall under this; 0: the whole catalogue "
+            "(default %(default)s, CATALOG_MIN_MEMBERS)",
         )
         parser.add_argument("--ids", help="comma-separated MAL ids to (re)fetch instead of walking the list")
         parser.add_argument("--stale-days", type=int, help="refresh only anime fetched more than N days ago (or never)")
@@ -174,6 +177,14 @@ class Command(BaseCommand):
         )
         for reason, count in sorted(skipped.items()):
             out.write(f"  skipped ({reason}): {count:,}")
+        requested = stats.get("crawl/relations/requested", 0)
+        if requested:
+            out.write(
+                f"Relations: asked for {requested:,} anime, read {stats.get('crawl/relations/read', 0):,}, "
+                f"changed {stats.get('crawl/relations/changed', 0):,}"
+            )
+        if "crawl/franchises_changed" in stats:
+            out.write(f"Franchise keys: {stats['crawl/franchises_changed']:,} changed")
         if created or updated:
             thresholds, tiers_changed = tier_thresholds_recompute()
             if thresholds is not None:

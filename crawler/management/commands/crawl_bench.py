@@ -1,10 +1,11 @@
 """``manage.py crawl_bench``: crawl throughput against a local generator of real pages.
 
-Serves N by-popularity list pages of R rows each (default 100 x 25) and, for ``mal``, one
-detail page per row (the recorded Trigun 2026/2022 and Ao no Hako pages with the id and title
-varied): 100 list pages + 2,500 detail pages. Runs the real ``manage.py crawl <spider>
---no-throttle`` in a subprocess into a scratch SQLite database (or --database-url) and prints
-pages/s and items/s.
+Serves N list pages of R rows each (default 100 x 25) and, for ``mal``, one detail page per row
+(the recorded Trigun 2026/2022 and Ao no Hako pages with the id and title varied): 100 list
+pages + 2,500 detail pages; for ``jikan``, the whole-catalogue walk (``/anime`` in MAL id order)
+and one ``/anime/{id}/relations`` per anime, each the sequel of the row before it: 100 list
+pages + 2,500 relations. Runs the real ``manage.py crawl <spider> --no-throttle`` in a
+subprocess into a scratch SQLite database (or --database-url) and prints pages/s and items/s.
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ class Command(BaseCommand):
             env |= {"JIKAN_BASE_URL": f"{base_url}/v4", "MAL_BASE_URL": base_url}
             self.stdout.write(
                 f"{spider}: {options['pages']} list pages x {options['rows']} rows from {base_url}"
-                + (" + one detail page per row" if spider == "mal" else "")
+                + (" + one detail page per row" if spider == "mal" else " + one relations request per row")
             )
             started = time.monotonic()
             done = subprocess.run(
