@@ -75,7 +75,7 @@ def calibration_chart(run: TrainingRun) -> bytes:
 
 
 def scores_chart(run: TrainingRun) -> bytes:
-    scores = np.array(list(Anime.objects.scored().values_list("score", flat=True)), dtype=float)
+    scores = np.array(list(Anime.objects.reliably_rated().values_list("score", flat=True)), dtype=float)
     predicted = np.array((run.calibration or {}).get("predicted_scores") or [], dtype=float)
     figure, ax = _figure(6.4, 4.0)
     bins = np.arange(4.0, 9.41, 0.1)

@@ -54,7 +54,7 @@ def dataset_build(
     """Features of every scored anime (ordered by MAL id; ``limit`` keeps the first ones, for
     quick runs). Embeddings come through the search app's cache, so a second training embeds
     nothing."""
-    queryset = Anime.objects.scored().prefetch_related("genres").order_by("mal_id")
+    queryset = Anime.objects.reliably_rated().for_everyone().prefetch_related("genres").order_by("mal_id")
     if limit:
         queryset = queryset[:limit]
     anime = list(queryset)

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 _CREDIT = re.compile(r"\s*[\[(](?:written by|source)[^\])]*[\])]\s*$", re.IGNORECASE)
 _SENTENCE = re.compile(r"(?<=[.!?…])[\"'”’)]*\s+(?=[\"'“‘(]*[A-Z0-9])")
 
-DOCUMENT_FORM = "titles+synopsis"
+DOCUMENT_FORM = "synopsis"
 
 
 def clean_synopsis(text: str) -> str:
@@ -64,12 +64,17 @@ def anime_genre_names(anime: Anime) -> list[str]:
 
 
 def anime_document_text(anime: Anime, *, form: str = DOCUMENT_FORM) -> str:
-    """The text embedded for ``anime`` (dense vector)."""
+    """The text embedded for ``anime`` (dense vector). With the "synopsis" form, an anime with a
+    synopsis embeds exactly the text the evaluator embeds for it (evaluator.features.input_text),
+    so the two share one embedding; one without a synopsis embeds its titles and tags."""
     synopsis = clean_synopsis(anime.synopsis)
-    if form == "synopsis":
-        return synopsis or anime.title
     latin_titles = [t for t in anime_titles(anime) if t != anime.title_japanese]
     head = " / ".join(latin_titles)
+    if form == "synopsis":
+        if synopsis:
+            return synopsis
+        tags = ", ".join(sorted({*anime_genre_names(anime), *(t.name for t in anime.tags.all())}))
+        return f"{head}. {tags}".strip(" .") if tags else head
     if form == "titles+genres+synopsis":
         genres = ", ".join(anime_genre_names(anime))
         return f"{head}. {genres}. {synopsis}".strip()

@@ -101,7 +101,7 @@ def similar_fallback(anime: Anime, *, limit: int = 6, criteria: AnimeCriteria | 
     genre_ids = list(anime.genres.values_list("pk", flat=True))
     if not genre_ids:
         return []
-    base = criteria.apply(Anime.objects.all()) if criteria is not None else Anime.objects.all()
+    base = (criteria or AnimeCriteria()).apply(Anime.objects.all())
     candidates = (
         base.exclude(mal_id=anime.mal_id)
         .exclude(franchise_key=anime.franchise_key)

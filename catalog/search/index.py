@@ -54,6 +54,8 @@ PAYLOAD_INDEXES: dict[str, str] = {
     "score": "float",
     "members": "integer",
     "studios": "keyword",
+    "tags": "keyword",
+    "adult": "integer",
 }
 # Bump when the keyword tokenizer, BM25 weighting or payload changes: every point is then rewritten
 # on the next pass, and `build_index` builds a new generation (the dense vectors still come from the
@@ -118,6 +120,8 @@ def anime_payload(anime: Anime) -> dict[str, object]:
         "franchise_key": anime.franchise_key,
         "studios": list(anime.studios or []),
         "episodes": anime.episodes,
+        "tags": [t.name for t in anime.tags.all()],
+        "adult": int(anime.adult),
     }
 
 
@@ -144,7 +148,7 @@ def _document(anime: Anime) -> Document:
 
 def _documents(ids: Sequence[int]) -> Iterator[tuple[list[int], list[Document]]]:
     """(the ids asked for, the documents of those still in the catalogue), a batch at a time."""
-    queryset = Anime.objects.prefetch_related("genres")
+    queryset = Anime.objects.prefetch_related("genres", "tags")
     for start in range(0, len(ids), BATCH):
         chunk = list(ids[start : start + BATCH])
         yield chunk, [_document(a) for a in queryset.filter(mal_id__in=chunk).order_by("mal_id")]

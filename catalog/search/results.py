@@ -70,8 +70,7 @@ class SearchResults:
 
 def criteria_queryset(criteria: AnimeCriteria | None) -> QuerySet[Anime]:
     """The same filters on the database (for title matches, which do not come from the index)."""
-    qs = Anime.objects.all()
-    return criteria.apply(qs) if criteria is not None else qs
+    return (criteria or AnimeCriteria()).apply(Anime.objects.all())
 
 
 class Candidate(NamedTuple):

@@ -78,10 +78,12 @@ def criteria_filter(
     criteria: AnimeCriteria | None, *, exclude_franchise: str = "", exclude_ids: Iterable[int] = ()
 ) -> Filter | None:
     """The browse page's filters as an engine filter (same meaning as ``AnimeFilter``)."""
-    must: list[Condition] = []
+    # Adult titles only for a visitor who asked (the filter's ``adult``); never by default.
+    must: list[Condition] = [] if criteria is not None and criteria.adult else [Match("adult", 0)]
     must_not: list[Condition] = []
     if criteria is not None:
         must.extend(Match("genres", genre) for genre in criteria.genres)
+        must.extend(Match("tags", tag) for tag in criteria.tags)
         if criteria.exclude_genres:
             must_not.append(MatchAny("genres", tuple(criteria.exclude_genres)))
         if criteria.type:

@@ -12,7 +12,7 @@ from catalog.search.fallback import index_notice
 from catalog.search.forms import MAX_QUERY_LENGTH, MODES, search_request_parse
 from catalog.search.service import search_requested
 from catalog.search.understanding import QueryPlan
-from catalog.selectors import genre_groups
+from catalog.selectors import catalog_import_running, genre_groups
 
 PAGE_LIMIT = 20
 EXAMPLES = (
@@ -72,6 +72,7 @@ def search_page(request: HttpRequest) -> HttpResponse:
     context = {
         "query": query,
         "results": results,
+        "import_run": catalog_import_running(),
         "errors": [(labels.get(name, name), messages) for name, messages in errors.items()],
         "degraded_notice": (results.notice if results.degraded else "") if results is not None else index_notice(),
         "form": form,
