@@ -16,7 +16,7 @@ from django.http import HttpRequest
 from django.utils.html import format_html
 
 from catalog import services
-from catalog.models import Anime, AnimeList, Genre, IndexBuild, TierThresholds
+from catalog.models import Anime, AnimeList, AnimeRelation, Genre, IndexBuild, Tag, TierThresholds
 from catalog.search.freshness import TASK_BATCH, anime_index_enqueue, index_on_commit
 from catalog.tiers import TierScheme
 
@@ -72,12 +72,41 @@ def tier_badge_html(tier: str, label: str) -> str:
     return format_html('<span class="tier-badge tier-{}">{}</span>', tier, label)
 
 
+class RelationInline(admin.TabularInline):
+    """The related anime as the sources list them (the crawler and the importer keep them);
+    the franchise key follows them."""
+
+    model = AnimeRelation
+    fields = ("relation", "related_mal_id", "related_link")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.display(description="Related anime")
+    def related_link(self, relation: AnimeRelation) -> str:
+        return format_html('<a href="../../{}/change/">{}</a>', relation.related_mal_id, relation.related_mal_id)
+
+
 @admin.register(Anime)
 class AnimeAdmin(admin.ModelAdmin):
     form = AnimeAdminForm
     list_display = ("title", "type", "year", "score", "scored_by", "members", "tier_badge", "mal_link")
     list_display_links = ("title",)
-    list_filter = ("type", "tier", ("genres", admin.RelatedFieldListFilter), DecadeListFilter, "source")
+    list_filter = (
+        "type",
+        "tier",
+        "status",
+        ("score_reliable", admin.BooleanFieldListFilter),
+        ("members_estimated", admin.BooleanFieldListFilter),
+        "adult",
+        ("genres", admin.RelatedFieldListFilter),
+        DecadeListFilter,
+        "source",
+    )
+    inlines = (RelationInline,)
     # title_synonyms is a JSON list: its icontains lookup searches the list's JSON text, so any
     # synonym matches ("Sorcery Fight" finds Jujutsu Kaisen).
     search_fields = ("title", "title_english", "title_japanese", "title_synonyms", "title_other", "=mal_id")
@@ -85,7 +114,7 @@ class AnimeAdmin(admin.ModelAdmin):
         "Searches the main, English and Japanese titles, every synonym and other-language title, and the exact MAL id."
     )
     list_per_page = 50
-    filter_horizontal = ("genres",)
+    filter_horizontal = ("genres", "tags")
     actions = ("recompute_tiers_quartiles", "recompute_tiers_seed", "reindex_in_search")
     readonly_fields = (
         "mal_id_display",
@@ -94,6 +123,9 @@ class AnimeAdmin(admin.ModelAdmin):
         "franchise_key",
         "provenance",
         "fetched_at",
+        "relations_checked_at",
+        "score_reliable",
+        "adult",
         "created_at",
         "updated_at",
     )
@@ -120,9 +152,25 @@ class AnimeAdmin(admin.ModelAdmin):
                 )
             },
         ),
-        ("Numbers", {"fields": ("score", "scored_by", "rank", "popularity", "members", "favorites", "tier_badge")}),
-        ("Genres", {"fields": ("genres",)}),
-        ("Franchise", {"fields": ("franchise_key", "franchise_override")}),
+        (
+            "Numbers",
+            {
+                "fields": (
+                    "score",
+                    "scored_by",
+                    "score_reliable",
+                    "rank",
+                    "popularity",
+                    "members",
+                    "members_as_of",
+                    "members_estimated",
+                    "favorites",
+                    "tier_badge",
+                )
+            },
+        ),
+        ("Genres and tags", {"fields": ("genres", "tags", "adult")}),
+        ("Franchise", {"fields": ("franchise_key", "franchise_override", "relations_checked_at")}),
         ("Text", {"fields": ("synopsis", "background")}),
         ("Links", {"fields": ("mal_link", "mal_url", "image_url")}),
         ("Provenance", {"fields": ("provenance", "fetched_at", "created_at", "updated_at")}),
@@ -162,14 +210,20 @@ class AnimeAdmin(admin.ModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: Anime, form: forms.ModelForm, change: bool) -> None:
         if not change:
-            obj.franchise_key = ""  # derived just below, from the override or the title
+            obj.franchise_key = ""  # derived in save_related, from the override or the relations
         super().save_model(request, obj, form, change)
+
+    def save_related(self, request: HttpRequest, form: forms.ModelForm, formsets: Any, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        obj = form.instance
+        # After the genres are saved: what follows from the values (adult, a reliable score).
+        services.anime_derived_refresh(anime=obj)
         # Re-indexed once the admin's transaction (genres included) commits; an unchanged
         # anime is skipped by the index itself.
         index_on_commit([obj.mal_id])
         if services.anime_franchise_refresh(anime=obj):
             self.message_user(request, f"Franchise key is now “{obj.franchise_key}”.", messages.INFO)
-        if not change or "score" in form.changed_data:
+        if not change or {"score", "scored_by", "members"} & set(form.changed_data):
             thresholds, changed = services.tier_thresholds_recompute()
             obj.refresh_from_db(fields=["tier"])
             if thresholds is not None:
@@ -209,6 +263,19 @@ class AnimeAdmin(admin.ModelAdmin):
             f"Re-indexing {len(ids):,} anime in search ({tasks} task{'s' if tasks != 1 else ''} of at most {TASK_BATCH}).",
             messages.SUCCESS,
         )
+
+
+@admin.register(Tag)
+class TagAdmin(admin.ModelAdmin):
+    list_display = ("name", "anime_count")
+    search_fields = ("name",)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Tag]:
+        return super().get_queryset(request).annotate(anime_count=Count("anime"))
+
+    @admin.display(description="Anime", ordering="anime_count")
+    def anime_count(self, tag: Tag) -> int:
+        return tag.anime_count
 
 
 @admin.register(Genre)

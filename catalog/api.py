@@ -28,11 +28,12 @@ from rest_framework.request import Request
 from rest_framework.settings import api_settings
 
 from catalog import selectors
-from catalog.filters import ANIME_TYPES, DEFAULT_SORT, SORT_CHOICES, YEAR_RANGE, AnimeFilter
+from catalog.filters import DEFAULT_SORT, SORT_CHOICES, YEAR_RANGE, AnimeFilter
 from catalog.lists.selectors import LIST_MODES
-from catalog.models import Anime, Genre, TierThresholds
-from catalog.serializers import AnimeDetailSerializer, AnimeListSerializer, GenreSerializer
+from catalog.models import Anime, Genre, Tag, TierThresholds
+from catalog.serializers import AnimeDetailSerializer, AnimeListSerializer, GenreSerializer, TagSerializer
 from catalog.tiers import TIER_ORDER
+from catalog.vocabulary import ANIME_TYPES
 
 
 class AnimePagination(PageNumberPagination):
@@ -142,6 +143,19 @@ ANIME_LIST_PARAMETERS = [
         "anime, `unseen` hides those watched, watching, on hold or dropped, `plan-to-watch` keeps only those "
         "planned.",
     ),
+    OpenApiParameter(
+        "tag",
+        str,
+        many=True,
+        explode=True,
+        description="Descriptive tags (names from /api/tags/, any case; repeatable, all must match).",
+    ),
+    OpenApiParameter(
+        "adult",
+        str,
+        enum=["include"],
+        description="Include adult titles (Hentai, Rx), which are hidden otherwise (when the catalogue holds any).",
+    ),
     OpenApiParameter("page", int, description="Page number, from 1; past the last page answers 400."),
     OpenApiParameter(
         "page_size",
@@ -191,13 +205,24 @@ class AnimeListView(ThresholdsContextMixin, generics.ListAPIView):
     def get_queryset(self) -> QuerySet[Anime]:
         return selectors.anime_all()
 
+    def paginate_queryset(self, queryset: QuerySet[Anime]) -> list[Anime] | None:
+        # The page's ids first, then its rows (selectors.anime_page_rows).
+        ids = super().paginate_queryset(queryset.values_list("mal_id", flat=True))
+        return None if ids is None else selectors.anime_page_rows(ids)
+
 
 @extend_schema_view(
     get=extend_schema(
         summary="One anime's full record",
-        parameters=[OpenApiParameter("mal_id", int, OpenApiParameter.PATH, description="MyAnimeList id.")],
         description="Every title, number and genre of one anime (by MyAnimeList id), its tier with the threshold in force, and its links.",
-        responses={200: AnimeDetailSerializer, 404: OpenApiResponse(NOT_FOUND, "No anime with this MAL id.")},
+        parameters=[
+            OpenApiParameter("mal_id", int, OpenApiParameter.PATH, description="MyAnimeList id."),
+            OpenApiParameter("adult", str, enum=["include"], description="Needed to read an adult title."),
+        ],
+        responses={
+            200: AnimeDetailSerializer,
+            404: OpenApiResponse(NOT_FOUND, "No anime with this MAL id (or an adult title not asked for)."),
+        },
     )
 )
 class AnimeDetailView(ThresholdsContextMixin, generics.RetrieveAPIView):
@@ -212,6 +237,8 @@ class AnimeDetailView(ThresholdsContextMixin, generics.RetrieveAPIView):
         anime = selectors.anime_get(mal_id=mal_id)
         if anime is None:
             raise NotFound(anime_not_found_message(mal_id))
+        if anime.adult and self.request.query_params.get("adult", "").strip().lower() != "include":
+            raise NotFound(f"MyAnimeList id {mal_id} is an adult title: add adult=include to read it.")
         return anime
 
 
@@ -229,6 +256,22 @@ class GenreListView(generics.ListAPIView):
 
     def get_queryset(self) -> QuerySet[Genre]:
         return selectors.genres_with_anime_count()
+
+
+@extend_schema_view(
+    get=extend_schema(
+        summary="Tags",
+        description="Every name the `tag` filter accepts (descriptive tags beyond the genres), with its anime count.",
+    )
+)
+class TagListView(generics.ListAPIView):
+    """Tags with their anime counts."""
+
+    serializer_class = TagSerializer
+    pagination_class = None
+
+    def get_queryset(self) -> QuerySet[Tag]:
+        return selectors.tags_with_anime_count()
 
 
 class ApiDocsView(SpectacularSwaggerSplitView):

@@ -20,10 +20,10 @@ from django.core.exceptions import ValidationError
 from django.db.models import F, QuerySet
 
 from catalog.lists.selectors import list_filter_ids
-from catalog.models import Anime, Genre
+from catalog.models import Anime, Genre, Tag
 from catalog.tiers import Tier
+from catalog.vocabulary import ANIME_TYPES
 
-ANIME_TYPES = ("TV", "Movie", "OVA", "ONA", "Special", "TV Special", "Music", "PV", "CM")
 SORT_FIELDS = {"score": "score", "members": "members", "year": "year", "title": "title"}
 SORT_CHOICES = [(key, key) for name in SORT_FIELDS for key in (name, f"-{name}")]
 DEFAULT_SORT = "-members"
@@ -123,6 +123,10 @@ def genre_choices() -> list[tuple[str, str]]:
     return [(name, name) for name in Genre.objects.order_by("name").values_list("name", flat=True)]
 
 
+def tag_choices() -> list[tuple[str, str]]:
+    return [(name, name) for name in Tag.objects.order_by("name").values_list("name", flat=True)]
+
+
 class AnimeFilter(django_filters.FilterSet):
     # The declared filters validate the parameters and document them (form, OpenAPI); the
     # filtering itself is AnimeCriteria.apply, which search shares.
@@ -162,6 +166,19 @@ class AnimeFilter(django_filters.FilterSet):
         empty_label="Show everything",
         help_text="With an imported MyAnimeList list: hide its anime, hide the ones seen, or keep only Plan to Watch.",
     )
+    tag = NameMultipleChoiceFilter(
+        field_name="tags__name",
+        what="tag",
+        label="Tags",
+        help_text="Descriptive tags beyond the genres, e.g. Time Loop (repeatable; all must match).",
+    )
+    adult = CaseInsensitiveChoiceFilter(
+        field_name="adult",
+        choices=[("include", "Include adult titles")],
+        label="Adult titles",
+        empty_label="Hide adult titles",
+        help_text="Adult titles (Hentai, Rx) are hidden unless asked for (when the catalogue holds any).",
+    )
 
     class Meta:
         model = Anime
@@ -173,6 +190,7 @@ class AnimeFilter(django_filters.FilterSet):
         choices = genre_choices()
         for name in ("genre", "exclude_genre"):
             self.filters[name].extra["choices"] = choices
+        self.filters["tag"].extra["choices"] = tag_choices()
 
     def filter_queryset(self, queryset: QuerySet[Anime]) -> QuerySet[Anime]:
         criteria = self.criteria()
@@ -207,6 +225,8 @@ class AnimeFilter(django_filters.FilterSet):
             list_mode=mode,
             exclude_ids=exclude_ids,
             only_ids=only_ids,
+            tags=list(data.get("tag") or []),
+            adult=data.get("adult") == "include",
         )
 
 
@@ -226,10 +246,14 @@ class AnimeCriteria:
     list_mode: str = ""
     exclude_ids: frozenset[int] = frozenset()  # the list's anime to hide
     only_ids: frozenset[int] | None = None  # the list's anime to keep only
+    tags: list[str] = field(default_factory=list)
+    adult: bool = False  # include adult titles (asked for); hidden otherwise
 
     def apply(self, queryset: QuerySet[Anime]) -> QuerySet[Anime]:
         """Filter anime by these criteria (the one implementation: browse, API and search)."""
-        queryset = queryset.with_all_genres(self.genres).without_genres(self.exclude_genres)
+        queryset = queryset.with_all_genres(self.genres).without_genres(self.exclude_genres).with_all_tags(self.tags)
+        if not self.adult:
+            queryset = queryset.for_everyone()
         if self.exclude_ids:
             queryset = queryset.exclude(mal_id__in=self.exclude_ids)
         if self.only_ids is not None:
@@ -247,7 +271,7 @@ class AnimeCriteria:
     @property
     def is_empty(self) -> bool:
         return (
-            not any((self.genres, self.exclude_genres, self.type, self.tier, self.exclude_ids))
+            not any((self.genres, self.exclude_genres, self.tags, self.type, self.tier, self.exclude_ids))
             and self.only_ids is None
             and all(v is None for v in (self.year_min, self.year_max, self.score_min, self.score_max))
         )

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from django.db.models import Count, QuerySet
+from django.db.models import Count, F, QuerySet
 from django.http import QueryDict
 
 from catalog.filters import AnimeFilter
-from catalog.models import Anime, Genre
+from catalog.models import Anime, CatalogImport, Genre, Tag
 from catalog.tiers import TIER_ORDER
+from jobs.owners import owner_gone
 
 
 def anime_list(*, params: QueryDict, request: Any = None) -> AnimeFilter:
@@ -19,8 +21,16 @@ def anime_list(*, params: QueryDict, request: Any = None) -> AnimeFilter:
     return AnimeFilter(params, queryset=Anime.objects.with_genres(), request=request)
 
 
+def anime_page_rows(ids: Sequence[int]) -> list[Anime]:
+    """The anime of one page of ids, in that order, with their genres (what a card shows).
+    Lists page their ids first and read the rows of one page after: sorting and skipping
+    thousands of narrow ids is cheap, sorting whole rows (synopses, episode titles) is not."""
+    rows = Anime.objects.with_genres().in_bulk(list(ids))
+    return [rows[mal_id] for mal_id in ids if mal_id in rows]
+
+
 def anime_get(*, mal_id: int) -> Anime | None:
-    return Anime.objects.with_genres().filter(mal_id=mal_id).first()
+    return Anime.objects.with_genres().prefetch_related("tags", "relations").filter(mal_id=mal_id).first()
 
 
 def anime_ids() -> list[int]:
@@ -38,9 +48,23 @@ def genres_with_anime_count() -> QuerySet[Genre]:
     return Genre.objects.annotate(anime_count=Count("anime")).order_by("kind", "name")
 
 
+def catalog_import_running() -> CatalogImport | None:
+    """The import filling the catalogue right now, if any (one whose process died is not)."""
+    for run in CatalogImport.objects.running():
+        if not (run.owner and owner_gone(run.owner)):
+            return run
+    return None
+
+
+def tags_with_anime_count() -> QuerySet[Tag]:
+    """Every tag with ``anime_count``, by name."""
+    return Tag.objects.annotate(anime_count=Count("anime")).order_by("name")
+
+
 def anime_related(*, anime: Anime) -> QuerySet[Anime]:
-    """Other entries of the same franchise, oldest first."""
-    return Anime.objects.in_franchise(anime.franchise_key).exclude(mal_id=anime.mal_id).order_by("year", "mal_id")
+    """Other entries of the same franchise, oldest first (adult ones only beside an adult one)."""
+    related = Anime.objects.in_franchise(anime.franchise_key).exclude(mal_id=anime.mal_id)
+    return (related if anime.adult else related.for_everyone()).order_by("year", "mal_id")
 
 
 def genres_by_kind() -> dict[str, list[Genre]]:
@@ -59,7 +83,7 @@ def genre_groups() -> list[tuple[str, list[Genre]]]:
 def tier_counts() -> dict[str, int]:
     """How many anime each tier holds (every tier present, zero when empty)."""
     counts = {tier.value: 0 for tier in TIER_ORDER}
-    for row in Anime.objects.exclude(tier="").values("tier").annotate(n=Count("mal_id")):
+    for row in Anime.objects.for_everyone().exclude(tier="").values("tier").annotate(n=Count("mal_id")):
         counts[row["tier"]] = row["n"]
     return counts
 
@@ -67,6 +91,11 @@ def tier_counts() -> dict[str, int]:
 def anime_most_watched_per_tier(*, limit: int) -> dict[str, list[Anime]]:
     """The ``limit`` anime with the most members in each tier, best tier first."""
     return {
-        tier.value: list(Anime.objects.with_genres().with_tier(tier).order_by("-members", "mal_id")[:limit])
+        tier.value: list(
+            Anime.objects.for_everyone()
+            .with_genres()
+            .with_tier(tier)
+            .order_by(F("members").desc(nulls_last=True), "mal_id")[:limit]
+        )
         for tier in TIER_ORDER
     }

@@ -15,7 +15,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from catalog.lists.selectors import list_for_request
-from catalog.models import Anime, Genre, TierThresholds
+from catalog.models import Anime, Genre, RelationType, Tag, TierThresholds
 from catalog.tiers import TIER_ORDER, Tier
 
 
@@ -65,6 +65,12 @@ def tier_data(anime: Anime, thresholds: TierThresholds | None) -> dict[str, Any]
     }
 
 
+class RelationSerializer(serializers.Serializer):
+    mal_id = serializers.IntegerField(help_text="The related anime (it may be outside the catalogue).")
+    relation = serializers.ChoiceField(choices=RelationType.choices)
+    url = serializers.CharField(help_text="Its record in the API (404 when it is not in the catalogue).")
+
+
 class MyListSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(
         choices=["entry", "franchise"],
@@ -82,7 +88,21 @@ class _AnimeBaseSerializer(serializers.ModelSerializer):
     )
     themes = serializers.SerializerMethodField(help_text="Theme names, e.g. 'Military', 'School'.")
     demographics = serializers.SerializerMethodField(help_text="Target demographic names, e.g. 'Shounen'.")
-    tier = serializers.SerializerMethodField(help_text="Quality tier; null when the anime has no score.")
+    tier = serializers.SerializerMethodField(
+        help_text="Quality tier; null when the score rests on too few ratings (see `rated_enough`) or there is none."
+    )
+    rated_enough = serializers.BooleanField(
+        source="score_reliable",
+        read_only=True,
+        help_text="Whether the score rests on enough ratings to be tiered (1,000 known ratings, or a third of "
+        "the members when the rating count is unknown); false: 'not enough ratings yet'.",
+    )
+    members_as_of = serializers.DateField(
+        read_only=True, allow_null=True, help_text="When the member count was taken; null when it is unknown."
+    )
+    members_estimated = serializers.BooleanField(
+        read_only=True, help_text="The member count is a dated third-party estimate, not MyAnimeList's own figure."
+    )
 
     def _names(self, anime: Anime, kind: str) -> list[str]:
         # genres are prefetched by the selectors; sort here so the order is stable.
@@ -129,7 +149,10 @@ class AnimeListSerializer(_AnimeBaseSerializer):
             "season",
             "score",
             "scored_by",
+            "rated_enough",
             "members",
+            "members_as_of",
+            "members_estimated",
             "tier",
             "genres",
             "themes",
@@ -162,6 +185,9 @@ class AnimeDetailSerializer(_AnimeBaseSerializer):
         child=serializers.CharField(), help_text="Titles in other languages (French, German, Spanish...)."
     )
     studios = serializers.ListField(child=serializers.CharField(), help_text="Animation studios.")
+    tags = serializers.SerializerMethodField(help_text="Descriptive tags beyond the genres, e.g. 'Time Loop'.")
+    relations = serializers.SerializerMethodField(help_text="Related anime as MyAnimeList lists them.")
+    episode_titles = serializers.ListField(child=serializers.CharField(), help_text="English episode titles, in order.")
 
     class Meta:
         model = Anime
@@ -185,17 +211,23 @@ class AnimeDetailSerializer(_AnimeBaseSerializer):
             "studios",
             "score",
             "scored_by",
+            "rated_enough",
             "rank",
             "popularity",
             "members",
+            "members_as_of",
+            "members_estimated",
             "favorites",
             "synopsis",
             "background",
             "genres",
             "themes",
             "demographics",
+            "tags",
             "tier",
             "franchise_key",
+            "relations",
+            "episode_titles",
             "urls",
             "provenance",
             "fetched_at",
@@ -203,11 +235,29 @@ class AnimeDetailSerializer(_AnimeBaseSerializer):
         )
         read_only_fields = fields
         extra_kwargs = {
-            "franchise_key": {"help_text": "Shared by the seasons, sequels, movies and specials of one series."},
+            "franchise_key": {
+                "help_text": "Shared by the anime one chain of prequel, sequel, parent, side story, summary, "
+                "alternative version or spin-off links joins."
+            },
             "score": {"help_text": "MyAnimeList score (0-10); null when unscored."},
-            "scored_by": {"help_text": "How many users scored it."},
-            "members": {"help_text": "How many users have it on their list."},
+            "scored_by": {"help_text": "How many users scored it (as of the source's date); null when unknown."},
+            "members": {"help_text": "How many users have it on their list, as of members_as_of; null when unknown."},
         }
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    def get_tags(self, anime: Anime) -> list[str]:
+        return sorted(tag.name for tag in anime.tags.all())
+
+    @extend_schema_field(RelationSerializer(many=True))
+    def get_relations(self, anime: Anime) -> list[dict[str, Any]]:
+        return [
+            {
+                "mal_id": r.related_mal_id,
+                "relation": r.relation,
+                "url": reverse("api-anime-detail", kwargs={"mal_id": r.related_mal_id}),
+            }
+            for r in sorted(anime.relations.all(), key=lambda r: (r.relation, r.related_mal_id))
+        ]
 
     @extend_schema_field(AnimeUrlsSerializer)
     def get_urls(self, anime: Anime) -> dict[str, str | None]:
@@ -235,3 +285,13 @@ class GenreSerializer(serializers.ModelSerializer):
             "name": {"help_text": "Use it in the `genre` and `exclude_genre` filters."},
             "kind": {"help_text": "genre, theme or demographic."},
         }
+
+
+class TagSerializer(serializers.ModelSerializer):
+    anime_count = serializers.IntegerField(read_only=True, help_text="How many anime of the catalogue carry it.")
+
+    class Meta:
+        model = Tag
+        fields = ("name", "anime_count")
+        read_only_fields = fields
+        extra_kwargs = {"name": {"help_text": "Use it in the `tag` filter."}}

@@ -14,7 +14,7 @@ from catalog.lists.selectors import list_for_request
 from catalog.models import Anime, Genre, TierThresholds
 from catalog.search.forms import SimilarForm
 from catalog.search.service import similar_anime
-from catalog.tiers import TIER_ORDER
+from catalog.tiers import MEMBERS_PER_RATING, RELIABLE_RATINGS, TIER_ORDER
 
 PAGE_SIZE = 24
 SIMILAR_ON_PAGE = 6
@@ -52,11 +52,14 @@ def home(request: HttpRequest) -> HttpResponse:
         for tier in TIER_ORDER
     ]
     context = {
-        "anime_count": Anime.objects.count(),
+        "anime_count": Anime.objects.for_everyone().count(),
         "genre_count": Genre.objects.count(),
         "thresholds": thresholds,
         "tiers": tiers,
         "genres_by_kind": selectors.genre_groups(),
+        "import_run": selectors.catalog_import_running(),
+        "reliable_ratings": RELIABLE_RATINGS,
+        "reliable_members": RELIABLE_RATINGS * MEMBERS_PER_RATING,
     }
     return render(request, "catalog/home.html", context)
 
@@ -65,11 +68,14 @@ def anime_list(request: HttpRequest) -> HttpResponse:
     filterset = selectors.anime_list(params=request.GET, request=request)
     valid = filterset.is_valid()
     selected_genres, excluded_genres = filterset.genre_selection()
-    paginator = Paginator(filterset.qs if valid else Anime.objects.none(), PAGE_SIZE)
+    ids = filterset.qs.values_list("mal_id", flat=True) if valid else Anime.objects.none()
+    paginator = Paginator(ids, PAGE_SIZE)
     # get_page turns "abc", "-1" or "999" into the first or last page instead of an error.
     page = paginator.get_page(request.GET.get("page"))
+    page.object_list = selectors.anime_page_rows(list(page.object_list))
     context = {
         "filterset": filterset,
+        "import_run": selectors.catalog_import_running(),
         "error_list": _error_list(filterset.form) if not valid else [],
         "field_errors": _field_errors(filterset.form),
         "form": filterset.form,
@@ -98,6 +104,9 @@ def anime_detail(request: HttpRequest, mal_id: int) -> HttpResponse:
     anime = selectors.anime_get(mal_id=mal_id)
     if anime is None:
         raise Http404(f"No anime with MyAnimeList id {mal_id} in the catalogue.")
+    if anime.adult and request.GET.get("adult", "").strip().lower() != "include":
+        # Adult titles (when the catalogue holds them) only for a visitor who asks.
+        return render(request, "catalog/adult_gate.html", {"mal_id": anime.mal_id})
     thresholds = TierThresholds.objects.current()
     # "More like this" takes the ``list`` filter from the address (?list=hide); a bad value is ignored.
     similar_form = SimilarForm(request.GET)
@@ -107,6 +116,8 @@ def anime_detail(request: HttpRequest, mal_id: int) -> HttpResponse:
         "genres": anime.genres_of_kind(Genre.Kind.GENRE),
         "themes": anime.genres_of_kind(Genre.Kind.THEME),
         "demographics": anime.genres_of_kind(Genre.Kind.DEMOGRAPHIC),
+        "tags": list(anime.tags.all()),
+        "reliable_ratings": RELIABLE_RATINGS,
         "related": list(selectors.anime_related(anime=anime)[:RELATED_LIMIT]),
         # "More like this": the index's nearest neighbours, or popular anime sharing its genres.
         "similar": similar_anime(anime, limit=SIMILAR_ON_PAGE, criteria=similar_criteria),

@@ -6,12 +6,12 @@ from typing import Any
 
 import pytest
 from django.contrib.messages import get_messages
-from django.forms import BaseForm
 from django.test import Client
 
 from catalog.franchise import franchise_key_for
 from catalog.models import Anime, Genre, TierThresholds
 from catalog.tiers import Tier, TierScheme, cutoffs_compute
+from testsupport.admin import admin_form_data
 
 pytestmark = pytest.mark.usefixtures("catalog")
 
@@ -26,16 +26,6 @@ def changelist(client: Client, query: str = "") -> Any:
 
 def listed_ids(cl: Any) -> set[int]:
     return set(cl.queryset.values_list("mal_id", flat=True))
-
-
-def form_data(form: BaseForm, **changes: Any) -> dict[str, Any]:
-    """The POST body the change form would send back unchanged, plus ``changes``."""
-    data: dict[str, Any] = {}
-    for name in form.fields:
-        value = form[name].value()  # already prepared: JSON text for JSON fields, pks for genres
-        data[name] = "" if value is None else value
-    data.update(changes)
-    return data
 
 
 def test_it_shows_the_login_page_and_sends_anonymous_users_to_it(client: Client) -> None:
@@ -146,10 +136,10 @@ def test_it_opens_the_change_page_with_read_only_provenance(admin_client: Client
 
 def test_it_saves_a_franchise_override_into_the_franchise_key(admin_client: Client) -> None:
     url = "/admin/catalog/anime/5114/change/"
-    form = admin_client.get(url).context["adminform"].form
+    page = admin_client.get(url)
     assert Anime.objects.get(mal_id=5114).franchise_key == "fullmetal-alchemist"
 
-    response = admin_client.post(url, form_data(form, franchise_override="fma-brotherhood"))
+    response = admin_client.post(url, admin_form_data(page, franchise_override="fma-brotherhood"))
     assert response.status_code == 302, response.context["adminform"].form.errors if response.context else ""
 
     anime = Anime.objects.get(mal_id=5114)
@@ -170,17 +160,17 @@ def test_it_saves_a_franchise_override_into_the_franchise_key(admin_client: Clie
     ]
 
     # Clearing the override derives the key from the title again.
-    form = admin_client.get(url).context["adminform"].form
-    admin_client.post(url, form_data(form, franchise_override=""))
+    page = admin_client.get(url)
+    admin_client.post(url, admin_form_data(page, franchise_override=""))
     anime.refresh_from_db()
     assert anime.franchise_key == franchise_key_for(anime.title) == "fullmetal-alchemist"
 
 
 def test_it_rejects_synonyms_that_are_not_a_list_of_strings(admin_client: Client) -> None:
     url = "/admin/catalog/anime/5114/change/"
-    form = admin_client.get(url).context["adminform"].form
+    page = admin_client.get(url)
 
-    response = admin_client.post(url, form_data(form, title_synonyms='"FMAB"', studios="[1, 2]"))
+    response = admin_client.post(url, admin_form_data(page, title_synonyms='"FMAB"', studios="[1, 2]"))
 
     assert response.status_code == 200
     errors = response.context["adminform"].form.errors
@@ -191,9 +181,9 @@ def test_it_rejects_synonyms_that_are_not_a_list_of_strings(admin_client: Client
 
 def test_it_retiers_when_a_score_is_edited(admin_client: Client) -> None:
     url = "/admin/catalog/anime/5114/change/"
-    form = admin_client.get(url).context["adminform"].form
+    page = admin_client.get(url)
 
-    response = admin_client.post(url, form_data(form, score="5.5"))
+    response = admin_client.post(url, admin_form_data(page, score="5.5"))
     assert response.status_code == 302
 
     anime = Anime.objects.get(mal_id=5114)
@@ -201,10 +191,10 @@ def test_it_retiers_when_a_score_is_edited(admin_client: Client) -> None:
 
 
 def test_it_adds_an_anime_with_a_derived_franchise_key_and_tier(admin_client: Client) -> None:
-    form = admin_client.get("/admin/catalog/anime/add/").context["adminform"].form
-    assert "mal_id" in form.fields
+    page = admin_client.get("/admin/catalog/anime/add/")
+    assert "mal_id" in page.context["adminform"].form.fields
 
-    data = form_data(form, mal_id="999999", title="Fullmetal Alchemist: The Sacred Star of Milos", score="7.5")
+    data = admin_form_data(page, mal_id="999999", title="Fullmetal Alchemist: The Sacred Star of Milos", score="7.5")
     data["genres"] = [str(Genre.objects.get(name="Action").pk)]
     response = admin_client.post("/admin/catalog/anime/add/", data)
     assert response.status_code == 302, response.context["adminform"].form.errors if response.context else ""
