@@ -24,14 +24,12 @@ setup: $(VENV)/.installed
 	mkdir -p var
 	$(PY) manage.py migrate --noinput
 
+# The catalogue: the files of $(DATA), or (none) a crawl of Jikan's popular anime to start with.
+IMPORT := $(if $(DATA),SEARCH_AUTO_INDEX=0 $(PY) manage.py import_anime $(DATA),SEARCH_AUTO_INDEX=0 $(PY) manage.py crawl jikan --min-members 100000)
+
 import: setup
-	@if [ -n "$(DATA)" ]; then \
-		SEARCH_AUTO_INDEX=0 $(PY) manage.py import_anime $(DATA); \
-	else \
-		echo "No DATA folder (and no ../shared/data): crawling Jikan for the anime with >= 100,000 members"; \
-		echo "(about 100 list pages at <= 60 requests/min: a few minutes; pass DATA=<folder> to import files instead)"; \
-		SEARCH_AUTO_INDEX=0 $(PY) manage.py crawl jikan; \
-	fi
+	@$(if $(DATA),,echo "No DATA folder (and no ../shared/data): crawling Jikan for the anime with >= 100,000 members (about 100 list pages at <= 60 requests/min: a few minutes; pass DATA=<folder> to import files instead)";)
+	$(IMPORT)
 
 index: setup
 	$(PY) manage.py build_index
@@ -39,14 +37,15 @@ index: setup
 model: setup
 	$(PY) manage.py train_classifier --if-none-active
 
-# `make run` serves as soon as the catalogue is imported (indexing off: the importer would index
-# every new anime as it goes). The search index and the evaluator's model are built meanwhile by a
-# background process of their own (log: var/background.log): until the index switches in, search
-# answers from the keyword fallback and says how far the build is; until the model is in, the
-# evaluate page says it is being trained. Stopping the server stops that process too.
-run: import
-	@echo "Search index and model: built in the background, log in var/background.log"
-	@setsid sh -c '$(PY) manage.py build_index --wait && $(PY) manage.py train_classifier --if-none-active --wait' \
+# `make run` serves as soon as the database is migrated. The catalogue import (the whole shared
+# catalogue: ~25 s), the search index and the evaluator's model are made meanwhile by a
+# background process of its own (log: var/background.log), in that order: the pages fill in
+# during the import and say how far it is; until the index switches in, search answers from the
+# keyword fallback and says how far the build is; until the model is in, the evaluate page says it
+# is being trained. Stopping the server stops that process too.
+run: setup
+	@echo "Catalogue import, search index and model: in the background, log in var/background.log"
+	@setsid sh -c '$(IMPORT) && $(PY) manage.py build_index --wait && $(PY) manage.py train_classifier --if-none-active --wait' \
 		> var/background.log 2>&1 & \
 	background=$$!; \
 	trap 'kill -TERM -- -$$background 2>/dev/null' EXIT; \
