@@ -11,11 +11,11 @@ entry (earliest year, then lowest MAL id) and its id: "cowboy-bebop-1".
 Many recaps, specials and picture dramas have no relations in MyAnimeList's data: such an anime
 joins by its title when that is unambiguous (``franchise_keys``, rule 2). Hand-checked on a
 sample of 120 franchises with several entries of the whole catalogue: the title heuristic below
-(the whole rule before) was right for 70, the relations alone for 88, with the title rule for
-extras (README, "Catalogue").
+(the whole rule before) was right for 70, the relations with the title rule for lone anime for
+103 (README, "Catalogue").
 
-The title heuristic names keys (``franchise_key_for``), applied to the main (romaji) title:
-The title heuristic, applied to the main (romaji) title:
+The title heuristic now only names keys (``franchise_key_for``), applied to the main (romaji)
+title:
 
 1. lower-case, fold accents, turn ``°``/``'``/``.`` decorations (Gintama°, Gintama') into spaces;
 2. cut at the first subtitle separator (``:``, `` - ``, ``!?``) when what stays is at least

@@ -73,8 +73,8 @@ def cutoffs_compute(*, scheme: str, scores: Iterable[float]) -> Cutoffs:
 # between raters, 1,000 ratings put a score within ±0.1 of where more would (95%), well inside a
 # tier's width (~0.4 points); a few dozen do not. Many anime have no recent rating count, only a
 # member count (or an old count: counts only grow), so the rule reads the larger of the rating
-# count and a third of the members (a MyAnimeList member with 3,000-10,000 members rates at a
-# median 0.39, measured on the 2018 estimates: a third is on the safe side).
+# count and a third of the members (of an anime's 3,000-10,000 members a median 0.39 rated it,
+# measured on the 2018 estimates: a third is on the safe side).
 RELIABLE_RATINGS = 1_000
 MEMBERS_PER_RATING = 3
 
