@@ -9,6 +9,7 @@ from django.core.management import CommandError, call_command
 
 from catalog.models import Anime, TierThresholds
 from catalog.tiers import TIER_ORDER, Tier, TierScheme, cutoffs_compute
+from testsupport.catalog import catalogue_empty
 
 pytestmark = pytest.mark.usefixtures("catalog")
 
@@ -21,9 +22,14 @@ def run(*args: str) -> str:
 
 def distribution_lines() -> list[str]:
     counts = {tier: Anime.objects.filter(tier=tier).count() for tier in TIER_ORDER}
-    scored = sum(counts.values())
-    lines = [f"  {tier.label:<11} {counts[tier]:>6,}  {counts[tier] / scored:6.1%}" for tier in TIER_ORDER]
-    return [*lines, f"  {'No score':<11} {Anime.objects.filter(score=None).count():>6,}"]
+    tiered = sum(counts.values())
+    lines = [f"  {tier.label:<11} {counts[tier]:>6,}  {counts[tier] / tiered:6.1%}" for tier in TIER_ORDER]
+    few_ratings = Anime.objects.scored().filter(score_reliable=False).count()
+    return [
+        *lines,
+        f"  {'No tier':<11} {few_ratings:>6,}  not enough ratings yet",
+        f"  {'No score':<11} {Anime.objects.filter(score=None).count():>6,}",
+    ]
 
 
 def test_it_switches_to_the_seed_cutoffs_and_prints_them(catalog: None) -> None:
@@ -32,10 +38,12 @@ def test_it_switches_to_the_seed_cutoffs_and_prints_them(catalog: None) -> None:
     latest = TierThresholds.objects.latest()
     assert latest.scheme == TierScheme.SEED
     assert latest.cutoffs == cutoffs_compute(scheme=TierScheme.SEED, scores=[])
-    scored = Anime.objects.scored().count()
+    # The cut-offs come from the reliably rated anime only (8,053 of the 16,079 scored).
+    reliable = Anime.objects.reliably_rated().count()
+    assert (reliable, Anime.objects.scored().count()) == (8_053, 16_079)
     lines = output.splitlines()
     assert lines[:5] == [
-        f"Thresholds (Seed project's fixed cut-offs (7.20 / 7.60 / 8.10)), from {scored:,} scored anime:",
+        f"Thresholds (Seed project's fixed cut-offs (7.20 / 7.60 / 8.10)), from {reliable:,} reliably rated anime:",
         "  Top-tier    >= 8.10",
         "  Worthwhile  >= 7.60",
         "  Watchable   >= 7.20",
@@ -66,12 +74,12 @@ def test_it_returns_to_quartiles_of_about_a_quarter_each(catalog: None) -> None:
 
     latest = TierThresholds.objects.latest()
     assert latest.scheme == TierScheme.QUARTILES
-    assert (latest.top_tier_min, latest.worthwhile_min, latest.watchable_min) == (7.93, 7.47, 7.08)
-    assert "  Top-tier    >= 7.93" in output
-    assert output.splitlines()[-5:] == distribution_lines()
-    scored = Anime.objects.scored().count()
+    assert (latest.top_tier_min, latest.worthwhile_min, latest.watchable_min) == (7.46, 7.01, 6.52)
+    assert "  Top-tier    >= 7.46" in output
+    assert output.splitlines()[-6:] == distribution_lines()
+    reliable = Anime.objects.reliably_rated().count()
     for tier in TIER_ORDER:
-        assert 0.20 <= Anime.objects.filter(tier=tier).count() / scored <= 0.30, tier
+        assert 0.20 <= Anime.objects.filter(tier=tier).count() / reliable <= 0.30, tier
 
 
 def test_it_rejects_an_unknown_scheme(catalog: None) -> None:
@@ -80,7 +88,6 @@ def test_it_rejects_an_unknown_scheme(catalog: None) -> None:
 
 
 def test_it_fails_clearly_without_enough_scores(db: None) -> None:
-    Anime.objects.all().delete()
-    TierThresholds.objects.all().delete()
+    catalogue_empty()
     with pytest.raises(CommandError, match="Not enough scored anime"):
         run("--scheme", "quartiles")

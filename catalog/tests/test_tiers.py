@@ -35,13 +35,18 @@ def test_it_refuses_quartiles_of_too_few_scores():
 
 def test_it_stores_the_catalogue_quartiles_in_force(catalog):
     thresholds = TierThresholds.objects.latest()
-    scores = sorted(Anime.objects.scored().values_list("score", flat=True))
+    # Quartiles of the reliably rated scores only (catalog/tiers.py: 8,053 of the 16,079 scored).
+    scores = sorted(Anime.objects.reliably_rated().values_list("score", flat=True))
 
     assert thresholds.scheme == TierScheme.QUARTILES
-    assert thresholds.scored_count == len(scores) == 2289
-    assert (thresholds.watchable_min, thresholds.worthwhile_min, thresholds.top_tier_min) == (7.08, 7.47, 7.93)
+    assert thresholds.scored_count == len(scores) == 8053
+    assert (thresholds.watchable_min, thresholds.worthwhile_min, thresholds.top_tier_min) == (6.52, 7.01, 7.46)
     for tier in Tier:
         assert 0.2 <= Anime.objects.filter(tier=tier).count() / len(scores) <= 0.3
+    # A score on too few ratings has no tier, whatever it is.
+    few_ratings = Anime.objects.scored().filter(score_reliable=False)
+    assert few_ratings.count() == 16_079 - 8_053
+    assert set(few_ratings.values_list("tier", flat=True)) == {""}
 
 
 def test_it_switches_to_the_seed_scheme_and_back(catalog):
@@ -50,11 +55,12 @@ def test_it_switches_to_the_seed_scheme_and_back(catalog):
     assert thresholds.cutoffs == Cutoffs(7.20, 7.60, 8.10)
     assert changed > 0
     assert Anime.objects.get(mal_id=5114).tier == Tier.TOP_TIER  # 9.10
-    for anime in Anime.objects.scored().filter(score__gte=7.6, score__lt=8.1)[:50]:
+    for anime in Anime.objects.reliably_rated().filter(score__gte=7.6, score__lt=8.1)[:50]:
         assert anime.tier == Tier.WORTHWHILE
+    assert set(Anime.objects.scored().filter(score_reliable=False).values_list("tier", flat=True)) == {""}
 
     thresholds, changed_back = tier_thresholds_recompute(scheme=TierScheme.QUARTILES)
-    assert thresholds.cutoffs == Cutoffs(7.08, 7.47, 7.93)
+    assert thresholds.cutoffs == Cutoffs(6.52, 7.01, 7.46)
     assert changed_back == changed
     assert TierThresholds.objects.count() == 3
 

@@ -4,6 +4,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from catalog.models import Anime
 from catalog.services import tier_distribution, tier_thresholds_recompute
 from catalog.tiers import TIER_ORDER, TierScheme
 
@@ -29,7 +30,9 @@ class Command(BaseCommand):
             raise CommandError("Not enough scored anime to compute quartile tiers (need at least two).")
 
         out = self.stdout
-        out.write(f"Thresholds ({thresholds.get_scheme_display()}), from {thresholds.scored_count:,} scored anime:")
+        out.write(
+            f"Thresholds ({thresholds.get_scheme_display()}), from {thresholds.scored_count:,} reliably rated anime:"
+        )
         out.write(f"  Top-tier    >= {thresholds.top_tier_min:.2f}")
         out.write(f"  Worthwhile  >= {thresholds.worthwhile_min:.2f}")
         out.write(f"  Watchable   >= {thresholds.watchable_min:.2f}")
@@ -43,4 +46,7 @@ class Command(BaseCommand):
             count = distribution.get(tier.value, 0)
             share = count / scored if scored else 0.0
             out.write(f"  {tier.label:<11} {count:>6,}  {share:6.1%}")
-        out.write(f"  {'No score':<11} {distribution.get('', 0):>6,}")
+        # Untiered: a score on too few ratings (catalog/tiers.py), or no score at all.
+        unscored = Anime.objects.filter(score__isnull=True).count()
+        out.write(f"  {'No tier':<11} {distribution.get('', 0) - unscored:>6,}  not enough ratings yet")
+        out.write(f"  {'No score':<11} {unscored:>6,}")
