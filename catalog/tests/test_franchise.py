@@ -40,9 +40,20 @@ def test_it_keeps_different_series_apart():
 
 
 def test_it_groups_the_real_catalogue(catalog):
-    aot = set(Anime.objects.in_franchise("shingeki-no-kyojin").values_list("mal_id", flat=True))
-    # Season 1, Season 3 Part 2 and The Final Season are in the catalogue under one key.
+    # Keys come from the related-anime graph, named after the franchise's first entry and its id.
+    aot = set(Anime.objects.in_franchise("shingeki-no-kyojin-16498").values_list("mal_id", flat=True))
+    # Season 1, Season 3 Part 2 and The Final Season, and every other "Shingeki no Kyojin…"
+    # (seasons, movies, OVAs, specials: 20 of them), under one key with the spin-offs.
     assert {16498, 38524, 40028} <= aot
-    fma = set(Anime.objects.in_franchise("fullmetal-alchemist").values_list("mal_id", flat=True))
-    assert {121, 5114} <= fma
-    assert Anime.objects.get(mal_id=1535).franchise_key == "death-note"
+    assert set(Anime.objects.filter(title__startswith="Shingeki no Kyojin").values_list("mal_id", flat=True)) <= aot
+    assert {31374, 35122} <= aot  # the spin-offs Shingeki! Kyojin Chuugakkou and Shingeki no Kyotou
+    assert len(aot) == 22
+    fma = set(Anime.objects.in_franchise("fullmetal-alchemist-121").values_list("mal_id", flat=True))
+    # Both series and their films, and the entries under the Japanese title (Hagane no
+    # Renkinjutsushi: …) that no title rule could join.
+    assert {121, 5114, 430, 9135, 664, 908} <= fma
+    assert len(fma) == 9
+    assert dict(Anime.objects.filter(title__startswith="Death Note").values_list("mal_id", "franchise_key")) == {
+        1535: "death-note-1535",
+        2994: "death-note-1535",  # Death Note: Rewrite
+    }
