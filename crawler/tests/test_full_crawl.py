@@ -111,6 +111,7 @@ def test_it_reads_again_the_relations_of_an_anime_that_changed_and_of_new_ones_o
     full_crawl(run_crawl)
     anime = Anime.objects.using(crawl_db.alias)
     mushishi_members = anime.get(mal_id=457).members
+    first_keys = dict(anime.values_list("mal_id", "franchise_key"))
 
     # Later: Frieren's second season airs (status, episodes) and now names a third season, which
     # is new, as is a title whose relations answer 404; Mushishi only has more members.
@@ -129,10 +130,14 @@ def test_it_reads_again_the_relations_of_an_anime_that_changed_and_of_new_ones_o
         (FRIEREN_3_ID, "sequel"),
     }
     assert anime.get(mal_id=457).members == mushishi_members + 1_000  # stored, relations not re-read
-    # The third season joins the franchise (the one key that moved); the 404 one stays unread.
+    # The two new anime move from the title's key they were created with to the graph's: the
+    # third season joins the franchise, the 404 one (relations unread) is a franchise of its own;
+    # no other key moved.
     key = dict(anime.values_list("mal_id", "franchise_key"))
     assert key[FRIEREN_3_ID] == key[FRIEREN_2_ID] == key[FRIEREN_ID] == "sousou-no-frieren-52991"
-    assert "Franchise keys: 1 changed" in later.stdout
+    assert key[NO_RELATIONS_ID] == f"relations-gone-missing-{NO_RELATIONS_ID}"
+    assert {mal_id: key[mal_id] for mal_id in first_keys} == first_keys
+    assert "Franchise keys: 2 changed" in later.stdout
     assert anime.get(mal_id=NO_RELATIONS_ID).relations_checked_at is None
 
 

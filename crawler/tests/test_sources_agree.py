@@ -96,6 +96,7 @@ def test_it_reads_trigun_from_its_page_as_the_import_has_it(shared_fixtures, imp
 def test_it_stores_a_crawled_anime_over_the_imported_one_changing_only_what_moved(catalog, shared_fixtures):
     bebop = Anime.objects.get(mal_id=1)
     synopsis = bebop.synopsis
+    imported_genres = set(bebop.genres.values_list("name", flat=True))
 
     from_mal = anime_upsert(
         record=mal_record(
@@ -103,19 +104,22 @@ def test_it_stores_a_crawled_anime_over_the_imported_one_changing_only_what_move
         )
     )
     assert from_mal.status == UPDATED
-    # Counts of another day (MyAnimeList's own member count replacing the imported estimate),
-    # and what the import took from its newest file, anime-mapper: a duration worked out from
-    # minutes ("25 min per ep") and AniList's genres (Adventure, Drama, Comedy, Detective).
+    # Only counts of another day (MyAnimeList's own member count replacing the imported
+    # estimate). The import's newest file, anime-mapper, has AniList's version of the duration
+    # ("25 min per ep" from minutes) and genres (Adventure, Drama, Comedy, Detective), but
+    # MyAnimeList's own values from the older files won there, so the page agrees with them.
     assert set(from_mal.changed_fields) == {
         "scored_by",
         "rank",
         "members",
         "members_estimated",
         "favorites",
-        "duration",
-        "genres",
         "provenance",
     }
+    assert (bebop.duration, imported_genres) == (
+        "24 min per ep",
+        {"Action", "Award Winning", "Sci-Fi", "Adult Cast", "Space"},
+    )
 
     from_jikan = anime_upsert(record=jikan_record(shared_fixtures, "anime-1-full.json"))
     assert from_jikan.status == UPDATED
