@@ -16,7 +16,7 @@ from django.http import HttpRequest
 from django.utils.html import format_html
 
 from catalog import services
-from catalog.models import Anime, AnimeList, AnimeRelation, Genre, IndexBuild, Tag, TierThresholds
+from catalog.models import Anime, AnimeList, AnimeRelation, CatalogImport, Genre, IndexBuild, Tag, TierThresholds
 from catalog.search.freshness import TASK_BATCH, anime_index_enqueue, index_on_commit
 from catalog.tiers import TierScheme
 
@@ -372,6 +372,26 @@ class IndexBuildAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request: HttpRequest, obj: IndexBuild | None = None) -> bool:
+        return False
+
+
+@admin.register(CatalogImport)
+class CatalogImportAdmin(admin.ModelAdmin):
+    """Runs of ``import_anime`` (``make run``'s first import among them): progress while one
+    runs, then its counts or error. Read-only: rows come from the imports themselves."""
+
+    list_display = ("started_at", "status", "progress", "finished_at", "owner")
+    list_filter = ("status",)
+    readonly_fields = [f.name for f in CatalogImport._meta.fields]
+
+    @admin.display(description="Progress")
+    def progress(self, run: CatalogImport) -> str:
+        return f"{run.done:,} / {run.total:,} ({run.percent}%)"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: CatalogImport | None = None) -> bool:
         return False
 
 

@@ -344,3 +344,15 @@ def test_it_shows_the_tier_thresholds_history_read_only(admin_client: Client) ->
     change = admin_client.get(f"/admin/catalog/tierthresholds/{row.pk}/change/")
     assert change.status_code == 200  # a view-only page
     assert change.context["has_change_permission"] is False
+
+
+def test_it_shows_the_catalogue_imports_read_only(admin_client: Client) -> None:
+    from catalog.models import CatalogImport
+
+    run = CatalogImport.objects.create(owner="host:1", total=21_842, done=5_000)
+    response = admin_client.get("/admin/catalog/catalogimport/")
+    assert response.status_code == 200
+    assert "5,000 / 21,842 (23%)" in response.content.decode()
+    assert admin_client.get("/admin/catalog/catalogimport/add/").status_code == 403
+    change = admin_client.get(f"/admin/catalog/catalogimport/{run.pk}/change/")
+    assert change.status_code == 200 and change.context["has_change_permission"] is False
