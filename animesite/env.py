@@ -130,7 +130,7 @@ def env_database(name: str, default_sqlite_path: Path) -> dict[str, object]:
     """Parse ``DATABASE_URL`` (``sqlite:///path`` or ``postgres://user:pw@host:port/db``)."""
     raw = env_str(name)
     if not raw:
-        return {"ENGINE": _ENGINES["sqlite"], "NAME": str(default_sqlite_path), "OPTIONS": SQLITE_OPTIONS}
+        return {"ENGINE": _ENGINES["sqlite"], "NAME": str(default_sqlite_path), "OPTIONS": dict(SQLITE_OPTIONS)}
     parts = urlsplit(raw)
     engine = _ENGINES.get(parts.scheme)
     if engine is None:
@@ -140,7 +140,7 @@ def env_database(name: str, default_sqlite_path: Path) -> dict[str, object]:
         if not path or path == "/":
             raise ImproperlyConfigured(f"{name} must name a SQLite file, e.g. sqlite:///var/db.sqlite3")
         # sqlite:///relative/path and sqlite:////absolute/path, as dj-database-url reads them.
-        return {"ENGINE": engine, "NAME": path[1:], "OPTIONS": SQLITE_OPTIONS}
+        return {"ENGINE": engine, "NAME": path[1:], "OPTIONS": dict(SQLITE_OPTIONS)}
     db_name = unquote(parts.path.lstrip("/"))
     if not db_name:
         raise ImproperlyConfigured(f"{name} must name a database, e.g. postgres://user@host:5432/anime")

@@ -15,6 +15,8 @@ is down:
   size and one real query, so a damaged shard shows here); ``missing`` (with the build's progress
   when one runs) when none was built yet; down when the engine cannot answer. The call runs in a
   helper thread and counts as down after ``HEALTH_CHECK_TIMEOUT`` seconds;
+- ``catalogue``: how many anime it holds; ``missing`` while an import fills it (with its progress)
+  or while it is empty;
 - ``model``: the evaluator's active training run and its artifact file; ``missing`` (saying
   whether a training is running) when none is active yet; down when its file is gone.
 """

@@ -11,12 +11,12 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.db.models import Count, QuerySet
+from django.db.models import Count, F, OrderBy, QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
 
 from catalog import services
-from catalog.models import Anime, AnimeList, AnimeRelation, Genre, IndexBuild, Tag, TierThresholds
+from catalog.models import Anime, AnimeList, AnimeRelation, CatalogImport, Genre, IndexBuild, Tag, TierThresholds
 from catalog.search.freshness import TASK_BATCH, anime_index_enqueue, index_on_commit
 from catalog.tiers import TierScheme
 
@@ -66,10 +66,40 @@ class AnimeAdminForm(forms.ModelForm):
         return self._string_list("studios", '["Bones"]')
 
 
-def tier_badge_html(tier: str, label: str) -> str:
-    if not tier:
-        return format_html('<span class="tier-badge tier-none">{}</span>', "No score")
-    return format_html('<span class="tier-badge tier-{}">{}</span>', tier, label)
+def tier_badge_html(anime: Anime) -> str:
+    if anime.tier:
+        return format_html('<span class="tier-badge tier-{}">{}</span>', anime.tier, anime.get_tier_display())
+    # Untiered: unscored, or a score from too few ratings (catalog/tiers.py: reliably_rated).
+    label = "No score" if anime.score is None else "Not enough ratings"
+    return format_html('<span class="tier-badge tier-none">{}</span>', label)
+
+
+def tier_message(anime: Anime) -> str:
+    """An anime's tier in a sentence's words, untiered ones with the reason."""
+    if anime.tier:
+        return anime.get_tier_display()
+    return "none (no score)" if anime.score is None else "none (not enough ratings yet)"
+
+
+class NullsLastOrderBy(OrderBy):
+    """A column ordering that keeps unknown values last both ways: the admin reverses an
+    ``OrderBy`` for a descending click, which would also move NULLs first (Postgres' default
+    for DESC), putting the thousands of anime without a member count ahead of the others."""
+
+    def reverse_ordering(self) -> NullsLastOrderBy:
+        self.descending = not self.descending
+        return self
+
+
+def nulls_last_column(field: str, description: str) -> Any:
+    """A change-list column showing ``field``, sorted with unknown values last both ways."""
+
+    @admin.display(description=description, ordering=NullsLastOrderBy(F(field), nulls_last=True))
+    def column(model_admin: admin.ModelAdmin, anime: Anime) -> object:
+        return getattr(anime, field)
+
+    column.__name__ = f"{field}_column"
+    return column
 
 
 class RelationInline(admin.TabularInline):
@@ -93,7 +123,18 @@ class RelationInline(admin.TabularInline):
 @admin.register(Anime)
 class AnimeAdmin(admin.ModelAdmin):
     form = AnimeAdminForm
-    list_display = ("title", "type", "year", "score", "scored_by", "members", "tier_badge", "mal_link")
+    list_display = (
+        "title",
+        "type",
+        "year_column",
+        "score_column",
+        "scored_by_column",
+        "members_column",
+        "tier_badge",
+        "mal_link",
+    )
+    # Most members first, unknown counts last (Postgres sorts NULLs first in a plain DESC).
+    ordering = (F("members").desc(nulls_last=True), "mal_id")
     list_display_links = ("title",)
     list_filter = (
         "type",
@@ -200,7 +241,12 @@ class AnimeAdmin(admin.ModelAdmin):
 
     @admin.display(description="Tier", ordering="tier")
     def tier_badge(self, anime: Anime) -> str:
-        return tier_badge_html(anime.tier, anime.get_tier_display())
+        return tier_badge_html(anime)
+
+    year_column = nulls_last_column("year", "Year")
+    score_column = nulls_last_column("score", "Score")
+    scored_by_column = nulls_last_column("scored_by", "Scored by")
+    members_column = nulls_last_column("members", "Members")
 
     @admin.display(description="MyAnimeList")
     def mal_link(self, anime: Anime) -> str:
@@ -227,9 +273,7 @@ class AnimeAdmin(admin.ModelAdmin):
             thresholds, changed = services.tier_thresholds_recompute()
             obj.refresh_from_db(fields=["tier"])
             if thresholds is not None:
-                self.message_user(
-                    request, f"Tier: {obj.get_tier_display() or 'none (no score)'}; {changed} anime changed tier."
-                )
+                self.message_user(request, f"Tier: {tier_message(obj)}; {changed} anime changed tier.")
 
     def _recompute(self, request: HttpRequest, scheme: str) -> None:
         thresholds, changed = services.tier_thresholds_recompute(scheme=scheme)
@@ -328,6 +372,26 @@ class IndexBuildAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request: HttpRequest, obj: IndexBuild | None = None) -> bool:
+        return False
+
+
+@admin.register(CatalogImport)
+class CatalogImportAdmin(admin.ModelAdmin):
+    """Runs of ``import_anime`` (``make run``'s first import among them): progress while one
+    runs, then its counts or error. Read-only: rows come from the imports themselves."""
+
+    list_display = ("started_at", "status", "progress", "finished_at", "owner")
+    list_filter = ("status",)
+    readonly_fields = [f.name for f in CatalogImport._meta.fields]
+
+    @admin.display(description="Progress")
+    def progress(self, run: CatalogImport) -> str:
+        return f"{run.done:,} / {run.total:,} ({run.percent}%)"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: CatalogImport | None = None) -> bool:
         return False
 
 

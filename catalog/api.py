@@ -164,6 +164,18 @@ ANIME_LIST_PARAMETERS = [
     ),
 ]
 NOT_FOUND = inline_serializer(name="NotFound", fields={"detail": serializers.CharField()})
+# The detail takes one query parameter (``adult``); a value with a NUL character, or more
+# parameters than the site reads, is refused before the view (animesite.input_guard, Django's
+# field limit) with a 400 like the list's.
+ANIME_DETAIL_ERRORS = inline_serializer(
+    name="AnimeDetailError",
+    fields={
+        "adult": serializers.ListField(
+            child=serializers.CharField(), required=False, help_text="What is wrong with `adult`."
+        ),
+        "detail": serializers.CharField(required=False, help_text="A request too large or malformed to read."),
+    },
+)
 
 
 def anime_not_found_message(mal_id: object) -> str:
@@ -221,6 +233,7 @@ class AnimeListView(ThresholdsContextMixin, generics.ListAPIView):
         ],
         responses={
             200: AnimeDetailSerializer,
+            400: OpenApiResponse(ANIME_DETAIL_ERRORS, "A malformed query (a NUL character, too many parameters)."),
             404: OpenApiResponse(NOT_FOUND, "No anime with this MAL id (or an adult title not asked for)."),
         },
     )

@@ -468,8 +468,13 @@ def _duration_text(minutes: int | None, episodes: int | None) -> str:
     return text if episodes == 1 else f"{text} per ep"
 
 
+_PLACEHOLDER_EPISODE = re.compile(r"episode\s+0*(\d+)", re.IGNORECASE)
+
+
 def _episode_titles(episodes: Any) -> list[str]:
-    """``{"1": {"title": {"en": …}}, …}`` -> the English titles in episode order."""
+    """``{"1": {"title": {"en": …}}, …}`` -> the English titles in episode order. A list of
+    placeholders only ("Episode 1", "Episode 2", … for about 2,000 anime) names nothing and is
+    dropped; a real list keeps its odd placeholder, which marks where a title is missing."""
     if not isinstance(episodes, Mapping):
         return []
     numbered = []
@@ -477,6 +482,10 @@ def _episode_titles(episodes: Any) -> list[str]:
         title = (episode.get("title") or {}).get("en") if isinstance(episode, Mapping) else None
         if isinstance(title, str) and title.strip() and str(key).isdigit():
             numbered.append((int(key), " ".join(title.split())))
+    if all(
+        (match := _PLACEHOLDER_EPISODE.fullmatch(title)) and int(match.group(1)) == number for number, title in numbered
+    ):
+        return []
     return [title for _, title in sorted(numbered)]
 
 

@@ -68,7 +68,7 @@ def tier_data(anime: Anime, thresholds: TierThresholds | None) -> dict[str, Any]
 class RelationSerializer(serializers.Serializer):
     mal_id = serializers.IntegerField(help_text="The related anime (it may be outside the catalogue).")
     relation = serializers.ChoiceField(choices=RelationType.choices)
-    url = serializers.CharField(help_text="Its record in the API (404 when it is not in the catalogue).")
+    url = serializers.URLField(help_text="Its record in the API (404 when it is not in the catalogue).")
 
 
 class MyListSerializer(serializers.Serializer):
@@ -236,8 +236,9 @@ class AnimeDetailSerializer(_AnimeBaseSerializer):
         read_only_fields = fields
         extra_kwargs = {
             "franchise_key": {
-                "help_text": "Shared by the anime one chain of prequel, sequel, parent, side story, summary, "
-                "alternative version or spin-off links joins."
+                "help_text": "Shared by the anime that a chain of prequel, sequel, parent story, side story, summary, "
+                "full story, alternative version or spin-off links joins (an anime without such links joins by "
+                "its title): the slug and MAL id of the franchise's first entry, e.g. `fullmetal-alchemist-121`."
             },
             "score": {"help_text": "MyAnimeList score (0-10); null when unscored."},
             "scored_by": {"help_text": "How many users scored it (as of the source's date); null when unknown."},
@@ -248,29 +249,28 @@ class AnimeDetailSerializer(_AnimeBaseSerializer):
     def get_tags(self, anime: Anime) -> list[str]:
         return sorted(tag.name for tag in anime.tags.all())
 
+    def _absolute(self, path: str) -> str:
+        request = self.context.get("request")
+        return request.build_absolute_uri(path) if request is not None else path
+
     @extend_schema_field(RelationSerializer(many=True))
     def get_relations(self, anime: Anime) -> list[dict[str, Any]]:
         return [
             {
                 "mal_id": r.related_mal_id,
                 "relation": r.relation,
-                "url": reverse("api-anime-detail", kwargs={"mal_id": r.related_mal_id}),
+                "url": self._absolute(reverse("api-anime-detail", kwargs={"mal_id": r.related_mal_id})),
             }
             for r in sorted(anime.relations.all(), key=lambda r: (r.relation, r.related_mal_id))
         ]
 
     @extend_schema_field(AnimeUrlsSerializer)
     def get_urls(self, anime: Anime) -> dict[str, str | None]:
-        request = self.context.get("request")
-
-        def absolute(path: str) -> str:
-            return request.build_absolute_uri(path) if request is not None else path
-
         return {
             "mal_url": anime.mal_url or None,
             "image_url": anime.image_url or None,
-            "site_url": absolute(anime.get_absolute_url()),
-            "api_url": absolute(reverse("api-anime-detail", kwargs={"mal_id": anime.mal_id})),
+            "site_url": self._absolute(anime.get_absolute_url()),
+            "api_url": self._absolute(reverse("api-anime-detail", kwargs={"mal_id": anime.mal_id})),
         }
 
 

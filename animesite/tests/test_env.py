@@ -33,9 +33,16 @@ def test_it_names_the_variable_of_a_bad_value(monkeypatch):
 
 def test_it_parses_database_urls(monkeypatch, tmp_path):
     monkeypatch.delenv("DATABASE_URL", raising=False)
+    # SQLite in write-ahead-log mode, writers queueing on the lock (make run writes from several processes).
+    wal = {
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 30,
+    }
     assert env_database("DATABASE_URL", tmp_path / "db.sqlite3") == {
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": str(tmp_path / "db.sqlite3"),
+        "OPTIONS": wal,
     }
     monkeypatch.setenv("DATABASE_URL", "postgres://anime:s%40cret@db.example:5433/anime?sslmode=require")
     config = env_database("DATABASE_URL", tmp_path / "x")
@@ -49,7 +56,8 @@ def test_it_parses_database_urls(monkeypatch, tmp_path):
     )
     assert config["OPTIONS"] == {"sslmode": "require"}
     monkeypatch.setenv("DATABASE_URL", "sqlite:////tmp/abs.sqlite3")
-    assert env_database("DATABASE_URL", tmp_path / "x")["NAME"] == "/tmp/abs.sqlite3"
+    sqlite = env_database("DATABASE_URL", tmp_path / "x")
+    assert (sqlite["NAME"], sqlite["OPTIONS"]) == ("/tmp/abs.sqlite3", wal)
     monkeypatch.setenv("DATABASE_URL", "mysql://root@localhost/anime")
     with pytest.raises(ImproperlyConfigured, match="DATABASE_URL must start with sqlite:// or postgres://"):
         env_database("DATABASE_URL", tmp_path / "x")

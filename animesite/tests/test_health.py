@@ -9,6 +9,7 @@ from django.contrib.auth import get_user_model
 from django.db import OperationalError
 
 from animesite import health
+from catalog.models import Anime
 from catalog.search.engine import engine, engine_reset
 from catalog.search.index import index_base, index_format, index_schema
 
@@ -78,9 +79,11 @@ def test_it_is_ready_when_every_part_is_up(staff, db, built_index, model_file, s
             "database": {"status": "up", "vendor": health.connection.vendor},
             "redis": {"status": "not configured"},
             "qdrant": {"status": "up", "mode": "edge", "index": index_base(), "generation": built_index, "points": 0},
+            "catalogue": {"status": "up", "anime": Anime.objects.count()},
             "model": {"status": "up", "run": model_file.pk},
         },
     }
+    assert response.json()["checks"]["catalogue"]["anime"] > 20_000  # the session's whole catalogue
 
 
 def test_it_tells_anonymous_callers_only_up_or_down_per_part(client, db, built_index, model_file, settings):
@@ -94,6 +97,7 @@ def test_it_tells_anonymous_callers_only_up_or_down_per_part(client, db, built_i
             "database": {"status": "up"},
             "redis": {"status": "not configured"},
             "qdrant": {"status": "up"},
+            "catalogue": {"status": "up"},
             "model": {"status": "up"},
         },
     }
@@ -146,6 +150,28 @@ def test_it_reports_the_first_build_and_training_in_progress(staff, db, own_qdra
     assert body["checks"]["model"] == {"status": "missing", "detail": "the first model is being trained"}
 
 
+def test_it_is_starting_while_an_import_fills_the_catalogue(staff, db, built_index, model_file, settings):
+    from catalog.models import CatalogImport
+    from jobs.owners import owner_token
+
+    settings.REDIS_URL = ""
+    settings.CELERY_BROKER_URL = "memory://"
+    # An import of this (living) process, a quarter done: the pages answer meanwhile.
+    CatalogImport.objects.create(owner=owner_token(), total=20_000, done=5_000)
+    response = staff.get("/readyz")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["status"] == "starting"
+    assert body["checks"]["catalogue"] == {
+        "status": "missing",
+        "anime": Anime.objects.count(),
+        "detail": "catalogue being imported: 25%",
+    }
+    # An import whose process is gone no longer holds the site back.
+    CatalogImport.objects.update(owner=f"{owner_token().rpartition(':')[0]}:999999999")
+    assert staff.get("/readyz").json()["checks"]["catalogue"] == {"status": "up", "anime": Anime.objects.count()}
+
+
 def test_it_is_unavailable_when_the_database_is_down(staff, db, built_index, monkeypatch):
     class DeadConnection:
         vendor = "postgresql"
@@ -160,6 +186,7 @@ def test_it_is_unavailable_when_the_database_is_down(staff, db, built_index, mon
     assert body["status"] == "unavailable"
     # The class name only: error messages can carry hosts and credentials.
     assert body["checks"]["database"] == {"status": "down", "error": "OperationalError"}
+    assert body["checks"]["catalogue"] == {"status": "down", "error": "database"}
     assert body["checks"]["model"] == {"status": "down", "error": "database"}
     assert body["checks"]["qdrant"]["status"] == "up"
 

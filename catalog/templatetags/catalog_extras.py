@@ -10,7 +10,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 
 from catalog.lists.selectors import list_for_request
-from catalog.models import TierThresholds
+from catalog.models import Anime, TierThresholds
 from catalog.tiers import Tier
 
 register = template.Library()
@@ -102,3 +102,35 @@ def field_named(form: Any, name: str) -> Any:
 def visitor_list(context: template.Context) -> Any:
     """The visitor's imported list (None without one)."""
     return list_for_request(context.get("request"))
+
+
+@register.filter
+def chosen(form: Any, name: str) -> set[str]:
+    """The values of a repeatable parameter in a bound form's data, lower-cased (names match in
+    any case): the boxes to tick again."""
+    data = getattr(form, "data", None)
+    if data is None or not hasattr(data, "getlist"):
+        return set()
+    return {value.strip().lower() for value in data.getlist(name) if value.strip()}
+
+
+@register.simple_tag
+def adult_titles_exist() -> bool:
+    """Whether the catalogue holds adult titles (only then does the filter form offer them)."""
+    return Anime.objects.filter(adult=True).exists()
+
+
+_TYPE_NOUNS = {
+    "TV": "TV series",
+    "Movie": "film",
+    "Special": "special",
+    "Music": "music video",
+    "CM": "commercial",
+    "PV": "promotional video",
+}
+
+
+@register.filter
+def type_noun(anime_type: str) -> str:
+    """An anime type as a noun in a sentence: "TV" -> "TV series", "" -> "anime"."""
+    return _TYPE_NOUNS.get(anime_type, anime_type or "anime")

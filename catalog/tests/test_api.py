@@ -5,13 +5,24 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from django.db.models import Count
+from django.db.models import Count, F
 from django.test import Client
 
 from catalog.models import Anime, Genre, TierThresholds
 from catalog.tiers import Tier
 
 pytestmark = pytest.mark.usefixtures("catalog")
+
+PAGE_SIZE = 24
+
+
+def most_members_first() -> Any:
+    """The API's default order: most members first, unknown member counts last, then MAL id."""
+    return Anime.objects.order_by(F("members").desc(nulls_last=True), "mal_id").values_list("mal_id", flat=True)
+
+
+def pages_of(count: int) -> int:
+    return -(-count // PAGE_SIZE)
 
 
 def get_json(client: Client, url: str, status: int = 200) -> Any:
@@ -37,14 +48,17 @@ def all_pages(client: Client, url: str) -> list[dict[str, Any]]:
 def test_it_lists_the_whole_catalogue_in_pages_of_24(client: Client) -> None:
     body = get_json(client, "/api/anime/")
 
-    assert body["count"] == Anime.objects.count() == 2293
+    # The whole catalogue (no adult titles in it: those would be hidden without adult=include).
+    assert body["count"] == Anime.objects.count() > 21_000
     assert len(body["results"]) == 24
     assert body["previous"] is None
     assert body["next"] == "http://testserver/api/anime/?page=2"
-    # Default order: most members first (Shingeki no Kyojin, Death Note, FMA:B).
-    most_watched = list(Anime.objects.order_by("-members", "mal_id").values_list("mal_id", flat=True)[:24])
+    # Default order: most members first (Shingeki no Kyojin, Death Note, FMA:B); the thousands
+    # of anime whose member count is unknown come last, never first.
+    most_watched = list(most_members_first()[:24])
     assert [item["mal_id"] for item in body["results"]] == most_watched
     assert most_watched[:3] == [16498, 1535, 5114]
+    assert all(item["members"] is not None for item in body["results"])
 
 
 def test_it_serves_a_list_item_with_its_tier_and_link(client: Client) -> None:
@@ -61,9 +75,12 @@ def test_it_serves_a_list_item_with_its_tier_and_link(client: Client) -> None:
         "episodes": 64,
         "year": 2009,
         "season": "spring",
-        "score": 9.1,
+        "score": 9.11,
         "scored_by": 2271024,
+        "rated_enough": True,
         "members": 3613466,
+        "members_as_of": "2026-02-15",  # MyAnimeList's own count from the season dump of that day
+        "members_estimated": False,
         "tier": {
             "value": "top-tier",
             "label": "Top-tier",
@@ -81,12 +98,13 @@ def test_it_serves_a_list_item_with_its_tier_and_link(client: Client) -> None:
 
 def test_it_pages_with_page_and_page_size(client: Client) -> None:
     second = get_json(client, "/api/anime/?page=2")
-    expected = list(Anime.objects.order_by("-members", "mal_id").values_list("mal_id", flat=True)[24:48])
-    assert [item["mal_id"] for item in second["results"]] == expected
+    assert [item["mal_id"] for item in second["results"]] == list(most_members_first()[24:48])
     assert second["previous"] == "http://testserver/api/anime/"
 
+    count = Anime.objects.count()
     last = get_json(client, "/api/anime/?page=last")
-    assert len(last["results"]) == 2293 - 95 * 24
+    assert len(last["results"]) == count - (pages_of(count) - 1) * PAGE_SIZE
+    assert [item["mal_id"] for item in last["results"]] == list(most_members_first()[(pages_of(count) - 1) * 24 :])
     assert last["next"] is None
 
     big = get_json(client, "/api/anime/?page_size=1000")
@@ -96,16 +114,24 @@ def test_it_pages_with_page_and_page_size(client: Client) -> None:
 @pytest.mark.parametrize(
     ("query", "message"),
     [
-        ("page=abc", "'abc' is not a page number: use a whole number from 1 to 96."),
-        ("page=0", "'0' is not a page number: use a whole number from 1 to 96."),
-        ("page=-3", "'-3' is not a page number: use a whole number from 1 to 96."),
-        ("page=97", "Page 97 does not exist: these results have 96 pages."),
-        ("page=99999999999999999999", "Page 99999999999999999999 does not exist: these results have 96 pages."),
-        ("type=Movie&page=13", "Page 13 does not exist: these results have 12 pages."),  # 271 movies
+        ("page=abc", "'abc' is not a page number: use a whole number from 1 to {pages}."),
+        ("page=0", "'0' is not a page number: use a whole number from 1 to {pages}."),
+        ("page=-3", "'-3' is not a page number: use a whole number from 1 to {pages}."),
+        ("page={next}", "Page {next} does not exist: these results have {pages} pages."),
+        ("page=99999999999999999999", "Page 99999999999999999999 does not exist: these results have {pages} pages."),
+        ("type=Movie&page={next}", "Page {next} does not exist: these results have {pages} pages."),
     ],
 )
 def test_it_answers_400_naming_page_for_a_bad_page(client: Client, query: str, message: str) -> None:
-    assert get_json(client, f"/api/anime/?{query}", status=400) == {"page": [message]}
+    movies = "type=Movie" in query
+    count = Anime.objects.filter(type="Movie").count() if movies else Anime.objects.count()
+    pages = pages_of(count)
+    # 21,842 anime in 911 pages; 4,649 movies in 194.
+    assert pages > (190 if movies else 900)
+    values = {"pages": pages, "next": pages + 1}
+    assert get_json(client, f"/api/anime/?{query.format(**values)}", status=400) == {"page": [message.format(**values)]}
+    if "{next}" in query:  # the one before it is the last page, which answers
+        assert get_json(client, f"/api/anime/?{query.format(next=pages)}")["next"] is None
 
 
 # ---------------------------------------------------------------------------- filters
@@ -119,9 +145,9 @@ def test_it_filters_by_genre_and_tier_sorted_by_score(client: Client) -> None:
         .order_by("-score", "mal_id")
         .values_list("mal_id", flat=True)
     )
-    assert len(items) == len(expected) == 208
+    assert len(items) == len(expected) > 700
     assert [item["mal_id"] for item in items] == expected
-    assert items[0]["mal_id"] == 5114  # FMA:B, 9.1, the best-scored Action anime
+    assert items[0]["mal_id"] == 5114  # FMA:B, 9.11, the best-scored Action anime
     assert all("Action" in item["genres"] and item["tier"]["value"] == "top-tier" for item in items)
     scores = [item["score"] for item in items]
     assert scores == sorted(scores, reverse=True)
@@ -140,10 +166,20 @@ def test_it_matches_genre_themes_and_demographics_case_insensitively(client: Cli
 
 
 def test_it_excludes_genres(client: Client) -> None:
-    items = all_pages(client, "/api/anime/?exclude_genre=Comedy&exclude_genre=Romance&page_size=100")
+    either = Anime.objects.filter(genres__name__in=["Comedy", "Romance"])
+    body = get_json(client, "/api/anime/?exclude_genre=Comedy&exclude_genre=Romance")
+    assert body["count"] == Anime.objects.count() - either.distinct().count() > 10_000
 
-    with_either = Anime.objects.filter(genres__name__in=["Comedy", "Romance"]).distinct().count()
-    assert len(items) == 2293 - with_either
+    # Every page of the movies without either, in order (the whole catalogue is 130 pages of 100).
+    items = all_pages(client, "/api/anime/?type=Movie&exclude_genre=Comedy&exclude_genre=Romance&page_size=100")
+    expected = (
+        Anime.objects.filter(type="Movie")
+        .exclude(mal_id__in=either.values("mal_id"))
+        .order_by(F("members").desc(nulls_last=True), "mal_id")
+        .values_list("mal_id", flat=True)
+    )
+    assert [item["mal_id"] for item in items] == list(expected)
+    assert len(items) > 2_000
     assert not any({"Comedy", "Romance"} & set(item["genres"]) for item in items)
 
 
@@ -254,15 +290,19 @@ def test_it_returns_the_full_record_of_an_anime(client: Client) -> None:
         "studios": row.studios,
         "score": row.score,
         "scored_by": row.scored_by,
+        "rated_enough": row.score_reliable,
         "rank": row.rank,
         "popularity": row.popularity,
         "members": row.members,
+        "members_as_of": row.members_as_of.isoformat(),
+        "members_estimated": row.members_estimated,
         "favorites": row.favorites,
         "synopsis": row.synopsis,
         "background": row.background,
         "genres": names["genre"],
         "themes": names["theme"],
         "demographics": names["demographic"],
+        "tags": sorted(row.tags.values_list("name", flat=True)),
         "tier": {
             "value": "top-tier",
             "label": "Top-tier",
@@ -271,6 +311,13 @@ def test_it_returns_the_full_record_of_an_anime(client: Client) -> None:
             "scheme": thresholds.scheme,
         },
         "franchise_key": row.franchise_key,
+        "relations": [
+            {"mal_id": related, "relation": relation, "url": f"http://testserver/api/anime/{related}/"}
+            for relation, related in row.relations.order_by("relation", "related_mal_id").values_list(
+                "relation", "related_mal_id"
+            )
+        ],
+        "episode_titles": row.episode_titles,
         "urls": {
             "mal_url": row.mal_url,
             "image_url": row.image_url,
@@ -294,8 +341,27 @@ def test_it_returns_the_full_record_of_an_anime(client: Client) -> None:
         ["Military"],
         ["Shounen"],
     )
-    assert (body["episodes"], body["aired_from"], body["studios"], body["score"]) == (64, "2009-04-05", ["Bones"], 9.1)
-    assert body["franchise_key"] == "fullmetal-alchemist"
+    assert (body["episodes"], body["aired_from"], body["studios"], body["score"]) == (64, "2009-04-05", ["Bones"], 9.11)
+    assert (body["rated_enough"], body["members"], body["members_as_of"]) == (True, 3613466, "2026-02-15")
+    assert body["tags"] == [
+        "Contemporary Fantasy",
+        "Fantasy World",
+        "Human Enhancement",
+        "Magic",
+        "Plot Continuity",
+        "Steampunk",
+        "Violence",
+    ]
+    # The 2003 series is an alternative version: one franchise, named after its first entry.
+    assert {(r["relation"], r["mal_id"]) for r in body["relations"]} == {
+        ("alternative", 121),
+        ("side_story", 6421),
+        ("side_story", 9135),
+        ("spin_off", 7902),
+    }
+    assert body["franchise_key"] == "fullmetal-alchemist-121" == Anime.objects.get(mal_id=121).franchise_key
+    assert len(body["episode_titles"]) == 64
+    assert body["episode_titles"][:2] == ["Fullmetal Alchemist", "The First Day"]
     assert body["urls"]["mal_url"] == "https://myanimelist.net/anime/5114/Fullmetal_Alchemist__Brotherhood"
 
 
@@ -332,24 +398,28 @@ def test_it_answers_404_json_for_a_malformed_id(client: Client, mal_id: str) -> 
 
 
 def test_it_gives_null_for_a_missing_cover(client: Client) -> None:
-    # Elfen Lied (226) came from a source without a cover URL.
-    assert Anime.objects.get(mal_id=226).image_url == ""
-    body = get_json(client, "/api/anime/226/")
+    # Shinya Doubutsuen (31508), a 2008 short film with 60 members, came from sources without a cover URL.
+    assert Anime.objects.get(mal_id=31508).image_url == ""
+    body = get_json(client, "/api/anime/31508/")
     assert body["urls"]["image_url"] is None
-    assert body["urls"]["mal_url"] == Anime.objects.get(mal_id=226).mal_url != ""
-    listed = get_json(client, "/api/anime/?type=TV&year_min=2004&year_max=2004&sort=title&page_size=100")
-    assert next(item for item in listed["results"] if item["mal_id"] == 226)["image_url"] is None
+    assert body["urls"]["mal_url"] == Anime.objects.get(mal_id=31508).mal_url != ""
+    listed = get_json(client, "/api/anime/?year_min=2008&year_max=2008&sort=members&page_size=100")
+    assert next(item for item in listed["results"] if item["mal_id"] == 31508)["image_url"] is None
 
 
 def test_it_reads_a_detail_in_a_few_queries(client: Client, django_assert_max_num_queries: Any) -> None:
-    with django_assert_max_num_queries(3):  # anime, its genres, the thresholds
+    # anime, its genres, tags and relations (one query each, prefetched), the thresholds
+    with django_assert_max_num_queries(5):
         get_json(client, "/api/anime/5114/")
 
 
 def test_it_reads_a_list_page_in_a_few_queries(client: Client, django_assert_max_num_queries: Any) -> None:
-    # count, page, prefetched genres, thresholds, and the filter's genre choices
-    with django_assert_max_num_queries(6):
+    # the filter's genre and tag choices, the genre's id, count, the page's ids, their rows,
+    # their genres (prefetched), thresholds: the same for a page of 100
+    with django_assert_max_num_queries(8):
         get_json(client, "/api/anime/?genre=Action&sort=-score")
+    with django_assert_max_num_queries(8):
+        get_json(client, "/api/anime/?genre=Action&sort=-score&page_size=100&page=3")
 
 
 # ---------------------------------------------------------------------------- genres
@@ -418,19 +488,26 @@ def test_it_documents_the_filters_in_the_schema(client: Client) -> None:
         "tier",
         "sort",
         "list",
+        "tag",
+        "adult",
         "page",
         "page_size",
     }
     assert set(params["list"]["schema"]["enum"]) == {"hide", "unseen", "plan-to-watch"}
     assert params["genre"]["schema"] == {"type": "array", "items": {"type": "string"}}
+    assert params["tag"]["schema"] == {"type": "array", "items": {"type": "string"}}
+    assert params["adult"]["schema"]["enum"] == ["include"]
     assert set(params["tier"]["schema"]["enum"]) == {"top-tier", "worthwhile", "watchable", "terrible"}
     assert "-score" in params["sort"]["schema"]["enum"]
     assert set(operation["responses"]) == {"200", "400"}
     assert set(schema["paths"]) >= {"/api/anime/", "/api/anime/{mal_id}/", "/api/genres/"}
-    assert "404" in schema["paths"]["/api/anime/{mal_id}/"]["get"]["responses"]
+    detail_operation = schema["paths"]["/api/anime/{mal_id}/"]["get"]
+    assert set(detail_operation["responses"]) == {"200", "400", "404"}
+    assert {p["name"] for p in detail_operation["parameters"]} == {"mal_id", "adult"}
     detail = schema["components"]["schemas"]["AnimeDetail"]["properties"]
-    assert (
-        detail["franchise_key"]["description"] == "Shared by the seasons, sequels, movies and specials of one series."
+    assert detail["franchise_key"]["description"].startswith(
+        "Shared by the anime that a chain of prequel, sequel, parent story, side story, summary, full story, "
+        "alternative version or spin-off links joins"
     )
 
 

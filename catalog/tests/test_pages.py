@@ -10,7 +10,7 @@ import pytest
 from django.db.models import F
 from django.test import Client, override_settings
 
-from catalog.models import Anime, Genre, TierThresholds
+from catalog.models import Anime, Genre, Tag, TierThresholds
 from catalog.tiers import TIER_ORDER
 
 pytestmark = pytest.mark.usefixtures("catalog")
@@ -65,7 +65,7 @@ def test_it_shows_the_most_watched_anime_of_each_tier_on_home(client: Client) ->
 
     shown = set(card_ids(html))
     for tier in TIER_ORDER:
-        most_watched = Anime.objects.filter(tier=tier).order_by("-members", "mal_id").first()
+        most_watched = Anime.objects.filter(tier=tier).order_by(F("members").desc(nulls_last=True), "mal_id").first()
         assert most_watched is not None
         assert most_watched.mal_id in shown
 
@@ -110,6 +110,39 @@ def test_it_filters_by_genre_tier_and_sorts_by_score(client: Client) -> None:
     assert '<option value="top-tier" selected>' in html
     assert '<option value="-score" selected>' in html
     assert 'name="genre" value="Action" checked' in html
+
+
+def test_it_keeps_tags_and_adult_titles_in_the_filter_form_and_the_page_links(client: Client) -> None:
+    # The form is what HTMX sends on every change: a filter it does not hold is dropped.
+    response = client.get("/anime/?tag=post+apocalypse&adult=include&sort=-score")
+
+    assert response.status_code == 200
+    html = text_of(response)
+    tagged = Anime.objects.filter(tags__name="Post Apocalypse")
+    assert f"<strong>{tagged.count():,}</strong> anime" in html
+    assert tagged.count() > 24
+    assert set(card_ids(html)) <= set(tagged.values_list("mal_id", flat=True))
+    form = html.split('<form id="filters"', 1)[1].split("</form>", 1)[0]
+    assert '<input type="checkbox" name="tag" value="Post Apocalypse" checked>' in form
+    assert form.count('name="tag"') == Tag.objects.count() > 100  # every tag can be ticked
+    assert '<input type="checkbox" name="adult" value="include" checked>' in form
+    assert '<div id="errors-tag" class="field-errors">' in form
+    link = "/anime/?tag=post+apocalypse&amp;adult=include&amp;sort=-score&amp;page=2"
+    assert f'href="{link}" hx-get="{link}"' in html
+
+    # Without adult titles in the catalogue, the box shows only when the address asks for them.
+    assert not Anime.objects.filter(adult=True).exists()
+    assert 'name="adult"' not in text_of(client.get("/anime/"))
+
+
+def test_it_shows_anime_without_a_member_count_as_not_known(client: Client) -> None:
+    response = client.get(f"/anime/?page={-(-Anime.objects.count() // 24)}")
+
+    html = text_of(response)
+    unknown = [a for a in response.context["page"].object_list if a.members is None]
+    assert len(unknown) == len(card_ids(html)) > 0  # unknown counts come last
+    assert html.count('<span class="members">members not known</span>') == len(unknown)
+    assert "None" not in html.split("<main", 1)[1]
 
 
 def test_it_excludes_genres(client: Client) -> None:
@@ -175,6 +208,8 @@ def test_it_renders_only_the_results_fragment_for_htmx(client: Client) -> None:
             "tier",
             "sort",
             "list",
+            "tag",
+            "adult",
             "all",
         )
     ]
@@ -279,7 +314,7 @@ def test_it_shows_the_detail_page_of_an_anime(client: Client) -> None:
     assert anime.title_japanese in html
     for synonym in anime.title_synonyms:
         assert synonym in html
-    assert "9.10" in html
+    assert "9.11" in html
     assert "2,271,024 users" in html or f"{anime.scored_by:,} users" in html
     assert f"{anime.members:,}" in html and f"{anime.favorites:,}" in html
     assert f"#{anime.rank}" in html
@@ -294,6 +329,22 @@ def test_it_shows_the_detail_page_of_an_anime(client: Client) -> None:
     assert "<p>After a horrific alchemy experiment" in html
     assert "Bones" in html and "Spring 2009" in html and "Apr 5, 2009 to Jul 4, 2010" in html
     assert "MyAnimeList id 5114" in html
+
+
+def test_it_shows_a_finished_detail_page_of_an_anime_nobody_described(client: Client) -> None:
+    # Shinken Densetsu: Tight Road (1994): no synopsis, no score, no member count, and episode
+    # titles that were only "Episode 1" to "Episode 13".
+    anime = Anime.objects.get(mal_id=22313)
+    assert (anime.synopsis, anime.score, anime.members, anime.episode_titles) == ("", None, None, [])
+
+    html = unescape(text_of(client.get("/anime/22313/")))
+    main = html.split("<main", 1)[1]
+    assert "<h1>Shinken Densetsu: Tight Road</h1>" in main
+    assert "MyAnimeList has no synopsis of this TV series yet" in main
+    assert "Not scored on MyAnimeList yet, so no tier." in main
+    assert "–<small>not known</small>" in main
+    assert "episode title" not in main and "Episode 1" not in main
+    assert "None" not in main
 
 
 def test_it_links_the_other_entries_of_the_franchise(client: Client) -> None:
