@@ -577,10 +577,11 @@ def record_from_mapper(
     tags: list[str] = []
     for name in _clean_str_list(data.get("genres"), "genres"):
         kind = genre_kind(name)
+        name = " ".join(name.split())[:100]  # "Bakumatsu   Meiji Period" in the data
         if kind is not None:
             genres.append((name, kind))
         elif name not in tags:
-            tags.append(name[:100])
+            tags.append(name)
     relations: list[tuple[int, str]] = []
     for entry in data.get("sequence") or []:
         if not isinstance(entry, Mapping):

@@ -100,6 +100,9 @@ def test_tags_are_kept_apart_from_genres_and_filter_browse_and_the_api(catalog, 
     assert client.get("/api/anime/", {"tag": "Not A Tag"}).status_code == 400
     page = client.get("/anime/1/").content.decode()
     assert 'class="chip chip--tag" href="/anime/?tag=Bounty%20Hunter">Bounty Hunter</a>' in page
+    # The data spells one tag "Bakumatsu   Meiji Period": names are kept with single spaces.
+    assert not Tag.objects.filter(name__contains="  ").exists()
+    assert Tag.objects.filter(name="Bakumatsu Meiji Period").exists()
 
 
 def _obscure_sample() -> list[Anime]:
