@@ -10,11 +10,13 @@ from pathlib import Path
 import pytest
 from django.core.management import CommandError, call_command
 
+from catalog.models import Anime
 from catalog.search.service import search_anime
 
 pytestmark = pytest.mark.slow
 
 DEV_SET = Path(__file__).resolve().parents[1] / "eval" / "queries.jsonl"
+LESS_POPULAR = DEV_SET.with_name("queries_less_popular.jsonl")
 METRICS = {"hit@1", "hit@10", "mrr@10", "queries"}
 
 
@@ -47,10 +49,22 @@ def test_it_prints_hit_rates_and_mrr_per_style_and_overall(queries: Path) -> Non
     assert lines[0].startswith(f"4 queries from {queries} (")
     assert lines[1].split() == ["style", "n", "hybrid", "hit@1/10", "MRR"]
     # title: ranks 1, 1; plot: rank 2 (1/2), not found (0); all: (1 + 1 + 1/2 + 0) / 4.
+    # Then popular answers (>= 100,000 members) against the rest: Frieren and Death Note are
+    # popular; the third query's answer is whatever the second card was.
+    answers = [json.loads(line)["relevant_mal_ids"][0] for line in queries.read_text().splitlines() if line]
+    popular = set(Anime.objects.filter(mal_id__in=answers, members__gte=100_000).values_list("mal_id", flat=True))
+    assert {52991, 1535} <= popular
+    slices = [
+        ["popular", "4", "0.500", "0.750", "0.625"]
+        if answers[2] in popular
+        else ["popular", "3", "0.667", "0.667", "0.667"],
+        *([] if answers[2] in popular else [["rest", "1", "0.000", "1.000", "0.500"]]),
+    ]
     assert [line.split() for line in lines[2:]] == [
         ["plot", "2", "0.000", "0.500", "0.250"],
         ["title", "2", "1.000", "1.000", "1.000"],
         ["all", "4", "0.500", "0.750", "0.625"],
+        *slices,
     ]
 
 
@@ -58,25 +72,37 @@ def test_it_prints_one_json_object_per_ranking(queries: Path) -> None:
     results = json.loads(search_eval("--queries", str(queries), "--json"))
     assert set(results) == {"dense", "sparse", "hybrid"}
     for mode in results.values():
-        assert set(mode) == {"all", "styles"}
+        assert set(mode) == {"all", "styles", "files", "slices"}
+        assert mode["files"] == {"queries.jsonl": mode["all"]}
         assert set(mode["styles"]) == {"plot", "title"}
         assert all(set(metrics) == METRICS for metrics in [mode["all"], *mode["styles"].values()])
         assert mode["all"]["queries"] == 4
-    assert results["hybrid"] == {
-        "all": {"hit@1": 0.5, "hit@10": 0.75, "mrr@10": 0.625, "queries": 4},
-        "styles": {
-            "plot": {"hit@1": 0.0, "hit@10": 0.5, "mrr@10": 0.25, "queries": 2},
-            "title": {"hit@1": 1.0, "hit@10": 1.0, "mrr@10": 1.0, "queries": 2},
-        },
+    assert results["hybrid"]["all"] == {"hit@1": 0.5, "hit@10": 0.75, "mrr@10": 0.625, "queries": 4}
+    assert results["hybrid"]["styles"] == {
+        "plot": {"hit@1": 0.0, "hit@10": 0.5, "mrr@10": 0.25, "queries": 2},
+        "title": {"hit@1": 1.0, "hit@10": 1.0, "mrr@10": 1.0, "queries": 2},
     }
+    assert sum(m["queries"] for m in results["hybrid"]["slices"].values()) == 4
     only_titles = json.loads(search_eval("--queries", str(queries), "--style", "title", "--mode", "hybrid", "--json"))
     titles = results["hybrid"]["styles"]["title"]
-    assert only_titles == {"hybrid": {"all": titles, "styles": {"title": titles}}}
+    assert only_titles == {
+        "hybrid": {
+            "all": titles,
+            "styles": {"title": titles},
+            "files": {"queries.jsonl": titles},
+            "slices": {"popular": titles},
+        }
+    }
 
 
 def test_it_restricts_the_dev_set_to_a_style(search_index: str) -> None:
-    premise = sum(json.loads(line)["style"] == "premise" for line in DEV_SET.read_text().splitlines() if line.strip())
-    assert premise == 35
+    premise = sum(
+        json.loads(line)["style"] == "premise"
+        for path in (DEV_SET, LESS_POPULAR)
+        for line in path.read_text().splitlines()
+        if line.strip()
+    )
+    assert premise == 35 + 38
     results = json.loads(search_eval("--style", "premise", "--mode", "sparse", "--json"))
     assert list(results) == ["sparse"]
     assert list(results["sparse"]["styles"]) == ["premise"]
