@@ -11,6 +11,7 @@ from django.urls import reverse
 
 from catalog.lists.selectors import list_for_request
 from catalog.models import TierThresholds
+from catalog.selectors import catalogue_has_adult
 from catalog.tiers import Tier
 
 register = template.Library()
@@ -102,3 +103,10 @@ def field_named(form: Any, name: str) -> Any:
 def visitor_list(context: template.Context) -> Any:
     """The visitor's imported list (None without one)."""
     return list_for_request(context.get("request"))
+
+
+@register.simple_tag
+def adult_choice_offered(form: Any) -> bool:
+    """The filter form offers the ``adult`` choice when the catalogue holds adult titles, or when
+    the address asks for it already (so that a change of another filter keeps it)."""
+    return bool(form["adult"].value()) or catalogue_has_adult()

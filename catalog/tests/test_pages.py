@@ -175,6 +175,8 @@ def test_it_renders_only_the_results_fragment_for_htmx(client: Client) -> None:
             "tier",
             "sort",
             "list",
+            "tag",
+            "adult",
             "all",
         )
     ]
