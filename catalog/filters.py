@@ -206,6 +206,11 @@ class AnimeFilter(django_filters.FilterSet):
 
         return chosen("genre"), chosen("exclude_genre")
 
+    def tag_selection(self) -> set[str]:
+        """The tags ticked (lower-cased, known names only), from the bound data, like ``genre_selection``."""
+        known = {str(value).lower() for value, _ in self.filters["tag"].extra["choices"]}
+        return {v.strip().lower() for v in self.data.getlist("tag")} & known
+
     def criteria(self) -> AnimeCriteria:
         """The validated parameters as plain data (call after ``is_valid()``); ``list`` becomes
         the ids of the request's list to hide or to keep."""

@@ -80,6 +80,12 @@ def genre_groups() -> list[tuple[str, list[Genre]]]:
     return [(labels.get(kind, kind.title()), genres) for kind, genres in genres_by_kind().items() if genres]
 
 
+def catalogue_has_adult() -> bool:
+    """Whether the catalogue holds adult titles (only when ``CATALOG_INCLUDE`` brings them in):
+    the filter forms offer the ``adult`` choice only then."""
+    return Anime.objects.filter(adult=True).exists()
+
+
 def tier_counts() -> dict[str, int]:
     """How many anime each tier holds (every tier present, zero when empty)."""
     counts = {tier.value: 0 for tier in TIER_ORDER}

@@ -85,6 +85,7 @@ def anime_list(request: HttpRequest) -> HttpResponse:
         "page_range": list(paginator.get_elided_page_range(page.number, on_each_side=2, on_ends=1)),
         "selected_genres": selected_genres,
         "excluded_genres": excluded_genres,
+        "selected_tags": filterset.tag_selection(),
         "genres_by_kind": selectors.genre_groups(),
         "sort_labels": SORT_LABELS,
         "current_sort": filterset.form["sort"].value() or DEFAULT_SORT,

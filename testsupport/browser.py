@@ -1,11 +1,13 @@
 """Headless Debian Chromium through Playwright, as every browser test uses it: how it is launched
 (no downloads, no background network), a page whose console errors are collected and whose covers
-from MyAnimeList's CDN are answered locally (the tests never leave the machine), and screenshots."""
+(MyAnimeList's CDN, Kitsu's, AniList's: ``settings.COVER_HOSTS``) are answered locally (the tests
+never leave the machine), and screenshots."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from django.conf import settings
 from playwright.sync_api import Browser, Page, Playwright, Route
 
 CHROMIUM = "/usr/bin/chromium"
@@ -36,7 +38,8 @@ def serve_cover(route: Route) -> None:
 def page_open(browser: Browser, errors: list[str], *, height: int = 900, **context_options: object) -> Page:
     """A page in a fresh context (its own cookies and cache); console errors go to ``errors``."""
     context = browser.new_context(viewport={"width": 1280, "height": height}, **context_options)
-    context.route("https://cdn.myanimelist.net/**", serve_cover)
+    for host in settings.COVER_HOSTS:
+        context.route(f"{host}/**", serve_cover)
     page = context.new_page()
     page.on("console", lambda message: message.type == "error" and errors.append(message.text))
     page.on("pageerror", lambda error: errors.append(str(error)))

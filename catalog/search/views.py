@@ -79,6 +79,7 @@ def search_page(request: HttpRequest) -> HttpResponse:
         "genres_by_kind": genre_groups(),
         "selected_genres": selected_genres,
         "excluded_genres": excluded_genres,
+        "selected_tags": filterset.tag_selection(),
         "fold": search_form["fold"].value() not in ("0", "false"),
         "mode": search_form["mode"].value() or "hybrid",
         "modes": MODES,

@@ -10,7 +10,8 @@ from django.http import HttpRequest
 from django.urls import reverse
 
 from catalog.lists.selectors import list_for_request
-from catalog.models import Anime, TierThresholds
+from catalog.models import TierThresholds
+from catalog.selectors import catalogue_has_adult
 from catalog.tiers import Tier
 
 register = template.Library()
@@ -104,20 +105,11 @@ def visitor_list(context: template.Context) -> Any:
     return list_for_request(context.get("request"))
 
 
-@register.filter
-def chosen(form: Any, name: str) -> set[str]:
-    """The values of a repeatable parameter in a bound form's data, lower-cased (names match in
-    any case): the boxes to tick again."""
-    data = getattr(form, "data", None)
-    if data is None or not hasattr(data, "getlist"):
-        return set()
-    return {value.strip().lower() for value in data.getlist(name) if value.strip()}
-
-
 @register.simple_tag
-def adult_titles_exist() -> bool:
-    """Whether the catalogue holds adult titles (only then does the filter form offer them)."""
-    return Anime.objects.filter(adult=True).exists()
+def adult_choice_offered(form: Any) -> bool:
+    """The filter form offers the ``adult`` choice when the catalogue holds adult titles, or when
+    the address asks for it already (so that a change of another filter keeps it)."""
+    return bool(form["adult"].value()) or catalogue_has_adult()
 
 
 _TYPE_NOUNS = {

@@ -1,9 +1,9 @@
 """A real browser on the browse page: changing a filter swaps the results through HTMX without
-a full reload and updates the address; a result opens its detail page; without JavaScript
-the form still works.
+a full reload and updates the address, keeping a tag followed from a detail page; a result opens
+its detail page; covers show whichever site hosts them; without JavaScript the form still works.
 
-Headless Debian Chromium through Playwright; MyAnimeList's cover CDN is answered locally so
-the test never leaves the machine."""
+Headless Debian Chromium through Playwright; the cover hosts (``settings.COVER_HOSTS``) are
+answered locally so the test never leaves the machine."""
 
 from __future__ import annotations
 
@@ -59,6 +59,46 @@ def test_it_swaps_results_without_reload_and_opens_a_detail_page(browser: Browse
     assert errors == []
 
 
+def test_a_tag_followed_from_a_detail_page_stays_while_another_filter_changes(browser: Browser, live_server) -> None:
+    errors: list[str] = []
+    page = page_open(browser, errors)
+    tagged_top = Anime.objects.for_everyone().with_all_tags(["Steampunk"]).filter(tier="top-tier")
+    assert tagged_top.exists()
+
+    page.goto(f"{live_server.url}/anime/5114/")  # Fullmetal Alchemist: Brotherhood, tagged Steampunk
+    page.locator(".chip--tag", has_text="Steampunk").click()
+    page.wait_for_url("**/anime/?tag=Steampunk")
+    page.wait_for_function("() => window.htmx !== undefined")
+    expect(page.locator(".tag-picker input[value='Steampunk']")).to_be_checked()
+    page.evaluate("window.__marker = 1")
+
+    page.select_option("#id_tier", "top-tier")
+
+    page.wait_for_url("**tier=top-tier*")
+    assert "tag=Steampunk" in page.url, "changing the tier dropped the tag"
+    expect(page.locator(".results__count")).to_contain_text(f"{tagged_top.count():,} anime")
+    assert page.evaluate("window.__marker") == 1
+    screenshot_artifact(page, "browse-tag")
+    assert errors == []
+
+
+def test_it_shows_covers_hosted_by_kitsu_and_anilist(browser: Browser, live_server) -> None:
+    errors: list[str] = []
+    page = page_open(browser, errors)
+    for host in ("https://media.kitsu.app/", "https://s4.anilist.co/"):
+        anime = Anime.objects.filter(image_url__startswith=host).order_by("mal_id").first()
+        assert anime is not None, host
+        page.goto(f"{live_server.url}{anime.get_absolute_url()}")
+        cover = page.locator(f"img[src='{anime.image_url}']")
+        expect(cover).to_be_visible()
+        # Loaded, not blocked by the page's Content-Security-Policy.
+        page.wait_for_function(
+            "src => [...document.images].some(img => img.src === src && img.complete && img.naturalWidth > 0)",
+            arg=anime.image_url,
+        )
+    assert errors == []
+
+
 def test_it_filters_with_a_plain_form_submit_without_javascript(browser: Browser, live_server) -> None:
     errors: list[str] = []
     page = page_open(browser, errors, java_script_enabled=False)
@@ -82,7 +122,12 @@ def test_it_shows_the_pages_on_a_narrow_screen(browser: Browser, live_server) ->
     page = page_open(browser, errors)
     page.set_viewport_size({"width": 390, "height": 844})
 
-    for name, path in (("home-mobile", "/"), ("browse-mobile", "/anime/"), ("detail-mobile", "/anime/5114/")):
+    for name, path in (
+        ("home-mobile", "/"),
+        ("browse-mobile", "/anime/"),
+        ("browse-tag-mobile", "/anime/?tag=Steampunk"),  # the tag picker open
+        ("detail-mobile", "/anime/5114/"),
+    ):
         page.goto(f"{live_server.url}{path}")
         # Nothing overflows sideways on a phone.
         overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")

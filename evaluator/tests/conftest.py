@@ -9,7 +9,7 @@ TRAIN_FOLDS = 3
 
 
 def _restore(trained: dict[str, object]) -> None:
-    from catalog.models import EmbeddingCache
+    from conftest import embedding_cache_restore
     from evaluator.models import TrainingRun
 
     fields = trained["run"]
@@ -17,14 +17,7 @@ def _restore(trained: dict[str, object]) -> None:
     if not TrainingRun.objects.filter(pk=fields["id"]).exists():
         TrainingRun.objects.create(**fields)
     TrainingRun.objects.filter(pk=fields["id"]).update(is_active=True)
-    if EmbeddingCache.objects.count() < len(trained["cache"]):
-        EmbeddingCache.objects.bulk_create(
-            [
-                EmbeddingCache(backend=b, model=m, dimension=d, text_sha256=s, vector=v)
-                for b, m, d, s, v in trained["cache"]
-            ],
-            ignore_conflicts=True,
-        )
+    embedding_cache_restore(trained["cache"], name="trained")
 
 
 SYNOPSIS = (
