@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import re
 import threading
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 
 from django.db.models import Max
@@ -27,6 +27,10 @@ MAX_PARTIAL_TOKENS = 6
 # "sosou" ~ "sousou" 0.83, "frieran" ~ "frieren" 0.86, "kyojin" vs "kaijin" 0.67 stays apart.
 FUZZY_RATIO = 0.8
 MIN_COVERAGE = 0.25
+# A word in at least this share of the synopses (1 in 250) is an everyday word ("robot", "hero",
+# "planet": 1 synopsis in 40 to 65; studio words like "ghibli", "madhouse", "kyoto" 1 in 300 or
+# fewer): a studio named with such words alone is read as a studio only in context (understanding).
+EVERYDAY_SHARE = 0.004
 
 
 def title_tokens(text: str) -> tuple[str, ...]:
@@ -66,8 +70,9 @@ class TitleIndex:
         self.exact: dict[tuple[str, ...], set[int]] = defaultdict(set)
         self.document_frequency: dict[str, int] = defaultdict(int)
         self.documents = 0
-        # The catalogue's studio names (query understanding reads them as cues) and franchises.
-        self.studios: set[str] = set()
+        # The catalogue's studio names, each with the number of anime credited to it (query
+        # understanding reads them as cues), and franchises.
+        self.studios: Counter[str] = Counter()
         self.franchise_of: dict[int, str] = {}
         self.franchises: dict[str, set[int]] = defaultdict(set)
 
@@ -111,6 +116,11 @@ class TitleIndex:
     def franchise_ids(self, mal_id: int) -> set[int]:
         """Every anime of ``mal_id``'s franchise (itself included)."""
         return set(self.franchises.get(self.franchise_of.get(mal_id) or f"#{mal_id}", {mal_id}))
+
+    def everyday(self, text: str) -> bool:
+        """Whether every word of ``text`` is an everyday word of the synopses (or a stop word)."""
+        floor = EVERYDAY_SHARE * self.documents
+        return all(self.document_frequency.get(token, 0) >= floor for token in keyword_tokens(text))
 
     def idf(self, token: str) -> float:
         df = self.document_frequency.get(token, 0)
