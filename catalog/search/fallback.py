@@ -86,6 +86,8 @@ def search_keyword_fallback(
         limit=limit,
         fold_franchises=fold_franchises,
         title_score=1.0,
+        typed=plan.query if plan is not None else "",
+        excluded=plan.excluded_ids if plan is not None else (),
     )
     results.timings = {"total": time.perf_counter() - started}
     results.degraded = True

@@ -19,19 +19,9 @@ MAX_QUERY_LENGTH = 1000
 MAX_LIMIT = 50
 # Filters read from the query's words that the user can drop (the page's removable chips).
 IGNORABLE = FILTER_KEYS
-FILTER_NAMES = (
-    "genre",
-    "exclude_genre",
-    "type",
-    "year_min",
-    "year_max",
-    "score_min",
-    "score_max",
-    "tier",
-    "list",
-    "tag",
-    "adult",
-)
+# The browse page's filters, every one of them (a filter added there applies to search too), but
+# its sort: search ranks by relevance.
+FILTER_NAMES = tuple(name for name in AnimeFilter.base_filters if name != "sort")
 
 
 LIMIT_ERRORS = {key: f"Must be a whole number from 1 to {MAX_LIMIT}." for key in ("invalid", "min_value", "max_value")}

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import NamedTuple
@@ -250,9 +250,20 @@ class SimilarResults:
     degraded: bool = False
 
 
-def title_candidates(query: str, criteria: AnimeCriteria | None, titles: TitleIndex) -> list[Candidate]:
-    """Anime whose title the query names (best match first), within the filters."""
-    matches = titles.match(query)
+def title_candidates(
+    query: str,
+    criteria: AnimeCriteria | None,
+    titles: TitleIndex,
+    *,
+    typed: str = "",
+    excluded: Collection[int] = (),
+) -> list[Candidate]:
+    """Anime whose title the query names (best match first), within the filters. ``typed``: the
+    query as the user typed it, when ``query`` is what understanding left of it; it is matched
+    first, since a title may hold words understanding reads as cues ("Ebiten ... OVA" is not the
+    TV series "Ebiten ...", "... the Movie"), and the plot words next ("I think it was frieren").
+    ``excluded``: anime the query said it is not ("not Evangelion")."""
+    matches = [m for m in titles.match_any([typed, query]) if m.mal_id not in excluded]
     if not matches:
         return []
     allowed = {
@@ -281,14 +292,17 @@ def results_assemble(
     timings: dict[str, float] | None = None,
     reasons: dict[int, list[Reason]] | None = None,
     titles: TitleIndex | None = None,
+    typed: str = "",
+    excluded: Collection[int] = (),
 ) -> SearchResults:
     """Title matches first, then ``ranked``; one card per franchise; cards hydrated with snippets.
     A title match scores at least ``title_score``. ``titles``: the title index the caller already
-    holds (else it is looked up)."""
+    holds (else it is looked up). ``typed``: the query as typed, when ``query`` is what
+    understanding left of it (both name titles); ``excluded``: anime the query said it is not."""
     timings = {} if timings is None else timings
     mark = time.perf_counter()
     titles = title_index() if titles is None else titles
-    named = title_candidates(query, criteria, titles)
+    named = title_candidates(query, criteria, titles, typed=typed, excluded=excluded)
     title_set = {c.mal_id for c in named}
     franchise = {c.mal_id: c.franchise_key for c in (*ranked, *named)}
     members = {c.mal_id: c.members for c in (*ranked, *named)}

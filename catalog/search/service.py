@@ -243,6 +243,8 @@ def search_anime(
         timings=timings,
         reasons=reasons,
         titles=titles,
+        typed=query,
+        excluded=plan.excluded_ids,
     )
     results.query = query
     results.plan = plan

@@ -11,8 +11,10 @@ from __future__ import annotations
 import math
 import re
 import threading
-from collections import defaultdict
+from collections import Counter, defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from django.db.models import Max
 
@@ -27,6 +29,10 @@ MAX_PARTIAL_TOKENS = 6
 # "sosou" ~ "sousou" 0.83, "frieran" ~ "frieren" 0.86, "kyojin" vs "kaijin" 0.67 stays apart.
 FUZZY_RATIO = 0.8
 MIN_COVERAGE = 0.25
+# A word in at least this share of the synopses (1 in 250) is an everyday word ("robot", "hero",
+# "planet": 1 synopsis in 40 to 65; studio words like "ghibli", "madhouse", "kyoto" 1 in 300 or
+# fewer): a studio named with such words alone is read as a studio only in context (understanding).
+EVERYDAY_SHARE = 0.004
 
 
 def title_tokens(text: str) -> tuple[str, ...]:
@@ -66,10 +72,15 @@ class TitleIndex:
         self.exact: dict[tuple[str, ...], set[int]] = defaultdict(set)
         self.document_frequency: dict[str, int] = defaultdict(int)
         self.documents = 0
-        # The catalogue's studio names (query understanding reads them as cues) and franchises.
-        self.studios: set[str] = set()
+        # The catalogue's studio names, each with the number of anime credited to it (query
+        # understanding reads them as cues), and franchises.
+        self.studios: Counter[str] = Counter()
         self.franchise_of: dict[int, str] = {}
         self.franchises: dict[str, set[int]] = defaultdict(set)
+        # A word's close title words cost milliseconds to find (its trigrams are shared by
+        # thousands of words) and the same words come again and again (a search as you type):
+        # kept per index, whose vocabulary they depend on.
+        self._close_tokens = lru_cache(maxsize=8192)(self._close_tokens_find)
 
     @classmethod
     def build(cls) -> TitleIndex:
@@ -112,16 +123,22 @@ class TitleIndex:
         """Every anime of ``mal_id``'s franchise (itself included)."""
         return set(self.franchises.get(self.franchise_of.get(mal_id) or f"#{mal_id}", {mal_id}))
 
+    def everyday(self, text: str) -> bool:
+        """Whether every word of ``text`` is an everyday word of the synopses (or a stop word)."""
+        floor = EVERYDAY_SHARE * self.documents
+        return all(self.document_frequency.get(token, 0) >= floor for token in keyword_tokens(text))
+
     def idf(self, token: str) -> float:
         df = self.document_frequency.get(token, 0)
         return math.log(1 + (self.documents - df + 0.5) / (df + 0.5))
 
-    def _close_tokens(self, token: str) -> dict[str, float]:
-        """Title words equal or close to ``token`` -> similarity (1.0 for equal)."""
-        if token in self.by_token:
-            return {token: 1.0}
+    def _close_tokens_find(self, token: str) -> dict[str, float]:
+        """Title words equal or close to ``token`` -> similarity (1.0 for equal). A misspelt word
+        may be another title's word as it stands ("yaba", "dank", "lane" all are): its close
+        words count too, each title credited with the word it holds."""
+        exact = {token: 1.0} if token in self.by_token else {}
         if len(token) < 4:
-            return {}
+            return exact
         grams = _trigrams(token)
         shared: dict[str, int] = defaultdict(int)
         for gram in grams:
@@ -134,7 +151,7 @@ class TitleIndex:
             ratio = similarity(token, candidate)
             if ratio >= FUZZY_RATIO:
                 close[candidate] = ratio
-        return close
+        return close | exact
 
     def match(self, query: str, *, limit: int = 5) -> list[TitleMatch]:
         tokens = title_tokens(query)
@@ -159,12 +176,28 @@ class TitleIndex:
                     candidates = positions if candidates is None else candidates & positions
                 for position in candidates or ():
                     mal_id, title, title_toks = self.titles[position]
-                    closeness = sum(max(close.values()) for close in per_token) / len(tokens)
+                    held = set(title_toks)
+                    closeness = sum(max(r for t, r in close.items() if t in held) for close in per_token) / len(tokens)
                     coverage = min(1.0, len(tokens) / len(title_toks)) * closeness
                     if coverage >= MIN_COVERAGE:
                         keep(TitleMatch(mal_id, title, coverage, coverage >= 1.0))
         ranked = sorted(best.values(), key=lambda m: (-m.quality, -self.members.get(m.mal_id, 0), m.mal_id))
         return ranked[:limit]
+
+    def match_any(self, queries: Sequence[str], *, limit: int = 5) -> list[TitleMatch]:
+        """The titles any of ``queries`` names, best first; at equal quality the earlier query's
+        match first (the query as typed before the words understanding left of it)."""
+        best: dict[int, tuple[TitleMatch, int]] = {}
+        for order, query in enumerate(dict.fromkeys(q for q in queries if q)):
+            for match in self.match(query, limit=limit):
+                current = best.get(match.mal_id)
+                if current is None or match.quality > current[0].quality:
+                    best[match.mal_id] = (match, order)
+        ranked = sorted(
+            best.values(),
+            key=lambda item: (-item[0].quality, item[1], -self.members.get(item[0].mal_id, 0), item[0].mal_id),
+        )
+        return [match for match, _ in ranked[:limit]]
 
 
 _lock = threading.Lock()

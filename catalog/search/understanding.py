@@ -19,9 +19,11 @@ Plain functions of the text and the catalogue's vocabulary (studio names, titles
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
-from functools import lru_cache
+from functools import cache
+from weakref import WeakKeyDictionary
 
 from catalog.search.titles import TitleIndex
 
@@ -302,23 +304,25 @@ def _cues(text: str, titles: TitleIndex | None) -> list[Cue]:
 
 def _studios(normal: str, titles: TitleIndex | None) -> dict[str, set[str]]:
     """Studio cues: label -> the studio names they stand for."""
+    vocabulary = _studio_vocabulary(titles)
     found: dict[str, set[str]] = {}
     named: list[str] = []
     for name, studios in sorted(DIRECTORS.items(), key=lambda item: -len(item[0])):
         if f" {name} " in normal and not any(name in longer for longer in named):
             named.append(name)
-            found.setdefault(name.title(), set()).update(studios)
-    for spelling, studio in _studio_vocabulary(_catalogue_studios(titles)):
-        if not spelling or f" {spelling} " not in normal:
+            found.setdefault(name.title(), set()).update(*(vocabulary.spellings_of(s) for s in studios))
+    for studio in vocabulary.names:
+        if f" {studio.spelling} " not in normal:
             continue
-        if spelling in AMBIGUOUS_STUDIOS and not re.search(
-            rf" (?:studio|by|from) {re.escape(spelling)} | {re.escape(spelling)} (?:studio|show|movie|anime|series|ova|ona) ",
+        if studio.ambiguous and not re.search(
+            rf" (?:studio|by|from) {re.escape(studio.spelling)} "
+            rf"| {re.escape(studio.spelling)} (?:studio|show|movie|anime|series|ova|ona) ",
             normal,
         ):
             continue
-        if any(studio in studios for studios in found.values()):
+        if any(studio.studios & studios for studios in found.values()):
             continue
-        found.setdefault(studio, set()).add(studio)
+        found.setdefault(studio.label, set()).update(studio.studios)
     return found
 
 
@@ -355,27 +359,82 @@ def _episodes(lowered: str) -> tuple[int, int] | None:
     return None
 
 
-def _catalogue_studios(titles: TitleIndex | None) -> frozenset[str]:
-    return frozenset(titles.studios) if titles is not None else frozenset()
+@dataclass(frozen=True)
+class StudioName:
+    """One way a query names a studio: ``spelling`` (normalised), the cue's ``label`` and the
+    catalogue's spellings of that studio (``studios``). ``ambiguous``: an everyday word ("Bones",
+    "Robot"), a studio only next to "studio", "by" or a medium word."""
+
+    spelling: str
+    label: str
+    studios: frozenset[str]
+    ambiguous: bool
 
 
-# The studio vocabulary and the patterns that remove its names are built once per catalogue (its
-# set of studio names), not per query: ~300 names, a regular expression each, cost ~2 ms a query.
-@lru_cache(maxsize=4)
-def _studio_vocabulary(studios: frozenset[str]) -> tuple[tuple[str, str], ...]:
-    """(normalised spelling, studio) pairs, longest spelling first."""
-    vocabulary = dict(STUDIO_ALIASES)
-    vocabulary.update({_norm(s): s for s in studios})
-    return tuple(sorted(vocabulary.items(), key=lambda item: -len(item[0])))
+@dataclass(frozen=True)
+class StudioVocabulary:
+    names: tuple[StudioName, ...]  # longest spelling first
+    variants: dict[str, frozenset[str]]  # normalised spelling -> the catalogue's spellings
+    patterns: tuple[re.Pattern[str], ...]  # what ``_strip_cues`` removes
+
+    def spellings_of(self, studio: str) -> frozenset[str]:
+        return self.variants.get(_norm(studio)) or frozenset({studio})
 
 
-@lru_cache(maxsize=4)
-def _cue_word_patterns(studios: frozenset[str]) -> tuple[re.Pattern[str], ...]:
+# The studio vocabulary and the patterns that remove its names are built once per title index
+# (the catalogue as it is), not per query: ~1,400 names, a regular expression each, cost
+# milliseconds a query.
+_vocabularies: WeakKeyDictionary[TitleIndex, StudioVocabulary] = WeakKeyDictionary()
+
+
+def _studio_vocabulary(titles: TitleIndex | None) -> StudioVocabulary:
+    if titles is None:
+        return _aliases_vocabulary()
+    vocabulary = _vocabularies.get(titles)
+    if vocabulary is None:
+        vocabulary = _vocabularies[titles] = _studio_vocabulary_build(titles)
+    return vocabulary
+
+
+@cache
+def _aliases_vocabulary() -> StudioVocabulary:
+    """Without the catalogue: the short spellings of ``STUDIO_ALIASES`` only."""
+    return _studio_vocabulary_build(None)
+
+
+def _studio_vocabulary_build(titles: TitleIndex | None) -> StudioVocabulary:
+    """The catalogue's studio names and the short spellings of ``STUDIO_ALIASES``. A studio the
+    catalogue spells several ways ("Bones" and "bones", "Madhouse" and "MADHOUSE": MyAnimeList's
+    and AniList's spellings) is one cue, labelled with the spelling most anime are credited
+    with, that matches them all."""
+    credited = titles.studios if titles is not None else {}
+    by_spelling: dict[str, dict[str, int]] = {}
+    for studio, count in credited.items():
+        by_spelling.setdefault(_norm(studio), {})[studio] = count
+    variants = {spelling: frozenset(spellings) for spelling, spellings in by_spelling.items() if spelling}
+    labels = {spelling: min(spellings, key=lambda s: (-spellings[s], s)) for spelling, spellings in by_spelling.items()}
+    names = {spelling: (labels[spelling], variants[spelling]) for spelling in variants}
+    for alias, studio in STUDIO_ALIASES.items():
+        target = _norm(studio)
+        names[alias] = (labels.get(target, studio), variants.get(target, frozenset({studio})))
+
+    def ambiguous(spelling: str) -> bool:
+        return spelling in AMBIGUOUS_STUDIOS or (titles is not None and titles.everyday(spelling))
+
+    studio_names = tuple(
+        StudioName(spelling, label, studios, ambiguous(spelling))
+        for spelling, (label, studios) in sorted(names.items(), key=lambda item: (-len(item[0]), item[0]))
+    )
+    return StudioVocabulary(studio_names, variants, _cue_word_patterns(studio_names, credited))
+
+
+def _cue_word_patterns(names: tuple[StudioName, ...], credited: Iterable[str]) -> tuple[re.Pattern[str], ...]:
     """Patterns removing the director and studio names; an ambiguous name ("Bones", "Trigger") only
     where it reads as a studio ("by Bones", "a Trigger show"). Longest names first."""
-    words = sorted({*DIRECTORS, *STUDIO_ALIASES, *(s.lower() for s in studios)}, key=lambda w: (-len(w), w))
-    ambiguous = "|".join(re.escape(w) for w in words if w in AMBIGUOUS_STUDIOS)
-    plain = "|".join(re.escape(w) for w in words if w not in AMBIGUOUS_STUDIOS and len(w) > 2)
+    unclear = {name.spelling for name in names if name.ambiguous}
+    words = sorted({*DIRECTORS, *STUDIO_ALIASES, *(s.lower() for s in credited)}, key=lambda w: (-len(w), w))
+    ambiguous = "|".join(re.escape(w) for w in words if _norm(w) in unclear)
+    plain = "|".join(re.escape(w) for w in words if _norm(w) not in unclear and len(w) > 2)
     return (
         re.compile(rf"\b(?:studio|by|from) (?:{ambiguous})\b", re.I),
         re.compile(rf"\b(?:{ambiguous})(?= (?:studio|show|movie|anime|series|ova|ona)\b)", re.I),
@@ -386,6 +445,6 @@ def _cue_word_patterns(studios: frozenset[str]) -> tuple[re.Pattern[str], ...]:
 def _strip_cues(text: str, titles: TitleIndex | None) -> str:
     """The text without the words that were read as cues (they are not plot)."""
     stripped = _EPISODES.sub(" ", text)
-    for pattern in (_DECADE, _YEAR, _SHORT, _LONG, _OLD, *_cue_word_patterns(_catalogue_studios(titles))):
+    for pattern in (_DECADE, _YEAR, _SHORT, _LONG, _OLD, *_studio_vocabulary(titles).patterns):
         stripped = pattern.sub(" ", stripped)
     return re.sub(r"\b(?:movies?|films?|ovas?|onas?|tv shows?|tv series|anime)\b", " ", stripped, flags=re.I)

@@ -66,6 +66,8 @@ from catalog.search.engine.types import (
     Sparse,
     Vector,
     VectorQuery,
+    best_first,
+    fused_limit,
     generation_name,
     generations_of,
 )
@@ -242,7 +244,7 @@ class EdgeCollection:
             if fusion is None or len(fusion.weights) != len(queries):
                 raise ValueError("several queries need a fusion with one weight per query")
             request = qe.QueryRequest(
-                limit=limit,
+                limit=fused_limit(limit, candidates, len(queries)),
                 prefetches=[
                     # The filter inside each ranking, so each keeps its `candidates` best matches.
                     qe.Prefetch(
@@ -257,7 +259,9 @@ class EdgeCollection:
             points = self.shard.query(request)
         except Exception as error:
             raise _unavailable("run the query", error) from error
-        return [Hit(id=int(p.id), score=float(p.score), payload=dict(p.payload or {})) for p in points]
+        return best_first(
+            [Hit(id=int(p.id), score=float(p.score), payload=dict(p.payload or {})) for p in points], limit
+        )
 
 
 # ---------------------------------------------------------------------------- files

@@ -43,6 +43,8 @@ from catalog.search.engine.types import (
     Sparse,
     Vector,
     VectorQuery,
+    best_first,
+    fused_limit,
     generation_name,
     generation_parts,
     generations_of,
@@ -208,10 +210,15 @@ class ServerCollection:
             response = _call(
                 "run the query",
                 lambda: self.client.query_points(
-                    self.name, prefetch=prefetch, query=rrf, limit=limit, with_payload=_with(payload)
+                    self.name,
+                    prefetch=prefetch,
+                    query=rrf,
+                    limit=fused_limit(limit, candidates, len(queries)),
+                    with_payload=_with(payload),
                 ),
             )
-        return [Hit(id=int(p.id), score=float(p.score), payload=dict(p.payload or {})) for p in response.points]
+        hits = [Hit(id=int(p.id), score=float(p.score), payload=dict(p.payload or {})) for p in response.points]
+        return best_first(hits, limit)
 
 
 class ServerEngine:

@@ -68,6 +68,19 @@ class Hit:
     payload: dict[str, object] = field(default_factory=dict)
 
 
+def fused_limit(limit: int, candidates: int | None, rankings: int) -> int:
+    """How many fused points a query asks the engine for: every candidate of every ranking, so
+    that ``best_first`` cuts ties at ``limit`` by id, not the engine."""
+    return max(limit, (candidates or limit) * rankings)
+
+
+def best_first(hits: Sequence[Hit], limit: int) -> list[Hit]:
+    """The ``limit`` best hits, ties broken by id (lowest first). The engines return tied points
+    in no set order, and reciprocal-rank fusion ties often (a first place in any one ranking
+    scores the same): without this the same search could answer in two orders."""
+    return sorted(hits, key=lambda hit: (-hit.score, hit.id))[:limit]
+
+
 # ---------------------------------------------------------------------------- filters
 
 

@@ -1,7 +1,11 @@
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.test import Client
+
+from catalog.models import Anime
 
 pytestmark = pytest.mark.slow
 
@@ -34,6 +38,16 @@ def test_it_filters_api_results_inside_the_index(search_index: str, client: Clie
         assert result["anime"]["tier"]["value"] == "top-tier"
 
 
+def test_it_filters_search_on_tags_in_the_api_and_on_the_page(search_index: str, client: Client) -> None:
+    tagged = set(Anime.objects.filter(tags__name="Bounty Hunter").values_list("mal_id", flat=True))
+    body = client.get("/api/search/", {"q": "space cowboys", "tag": "bounty hunter"}).json()
+    found = [result["anime"]["mal_id"] for result in body["results"]]
+    assert len(found) == 10 and set(found) <= tagged and 1 in found  # Cowboy Bebop holds the tag
+    html = client.get("/search/", {"q": "space cowboys", "tag": "Bounty Hunter"}).content.decode()
+    on_page = [int(m) for m in re.findall(r'<h2 class="hit__title"><a href="/anime/(\d+)/">', html)]
+    assert on_page[: len(found)] == found and set(on_page) <= tagged  # the page shows 20
+
+
 @pytest.mark.parametrize(
     ("params", "field", "fragment"),
     [
@@ -48,6 +62,8 @@ def test_it_filters_api_results_inside_the_index(search_index: str, client: Clie
         ({"q": "titan", "mode": "magic"}, "mode", "hybrid, dense, sparse"),
         ({"q": "titan", "fold": "maybe"}, "fold", "1, 0, true, false"),
         ({"q": "titan", "tier": "best"}, "tier", "top-tier"),
+        ({"q": "titan", "tag": "Not A Tag"}, "tag", "Valid values:"),
+        ({"q": "titan", "adult": "yes"}, "adult", "Valid values: include"),
     ],
 )
 def test_it_rejects_bad_parameters_with_400(catalog, client: Client, params: dict, field: str, fragment: str) -> None:

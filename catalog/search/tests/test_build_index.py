@@ -23,18 +23,19 @@ from jobs.owners import owner_token
 
 pytestmark = pytest.mark.slow
 
-CATALOGUE = 2293
+CATALOGUE = 21842  # the whole catalogue of ../shared/data, as imported
 # Batches of 256 anime (catalog.search.index.BATCH): a line each time another tenth is done.
 PROGRESS = [
-    "Indexing: 256 / 2,293 anime (10%)",
-    "Indexing: 512 / 2,293 anime (20%)",
-    "Indexing: 768 / 2,293 anime (30%)",
-    "Indexing: 1,024 / 2,293 anime (40%)",
-    "Indexing: 1,280 / 2,293 anime (50%)",
-    "Indexing: 1,536 / 2,293 anime (60%)",
-    "Indexing: 1,792 / 2,293 anime (70%)",
-    "Indexing: 2,048 / 2,293 anime (80%)",
-    "Indexing: 2,293 / 2,293 anime (100%)",
+    "Indexing: 2,304 / 21,842 anime (10%)",
+    "Indexing: 4,608 / 21,842 anime (20%)",
+    "Indexing: 6,656 / 21,842 anime (30%)",
+    "Indexing: 8,960 / 21,842 anime (40%)",
+    "Indexing: 11,008 / 21,842 anime (50%)",
+    "Indexing: 13,312 / 21,842 anime (60%)",
+    "Indexing: 15,360 / 21,842 anime (70%)",
+    "Indexing: 17,664 / 21,842 anime (80%)",
+    "Indexing: 19,712 / 21,842 anime (90%)",
+    "Indexing: 21,842 / 21,842 anime (100%)",
 ]
 SUMMARY = re.compile(
     r"indexed (?P<indexed>[\d,]+), unchanged (?P<unchanged>[\d,]+), removed (?P<removed>[\d,]+) "
@@ -80,11 +81,11 @@ def test_it_builds_a_first_generation_when_none_is_live(empty_index: str, no_emb
     assert Anime.objects.count() == CATALOGUE
     assert engine().live(empty_index) is None
     lines = build_index()
-    assert lines[0] == f"Building a new generation of {empty_index} (edge engine): 2,293 anime"
+    assert lines[0] == f"Building a new generation of {empty_index} (edge engine): 21,842 anime"
     assert lines[1:-1] == PROGRESS
     figures = summary(lines[-1])
     live = engine().live(empty_index).name
-    assert figures == {"indexed": "2,293", "unchanged": "0", "removed": "0", "generation": live, "caught_up": "0"}
+    assert figures == {"indexed": "21,842", "unchanged": "0", "removed": "0", "generation": live, "caught_up": "0"}
     assert index_count() == CATALOGUE
     build = IndexBuild.objects.get(index=empty_index)
     assert (build.status, build.triggered_by, build.owner, build.generation) == (
@@ -99,11 +100,11 @@ def test_it_builds_a_first_generation_when_none_is_live(empty_index: str, no_emb
 def test_it_updates_only_the_anime_that_changed(own_search_index: str) -> None:
     before = engine().live(own_search_index).name
     nothing = build_index()
-    assert nothing[0] == f"Updating {own_search_index} (edge engine): 2,293 anime"
+    assert nothing[0] == f"Updating {own_search_index} (edge engine): 21,842 anime"
     assert nothing[1:-1] == PROGRESS
     assert summary(nothing[-1]) == {
         "indexed": "0",
-        "unchanged": "2,293",
+        "unchanged": "21,842",
         "removed": "0",
         "generation": None,
         "caught_up": None,
@@ -116,10 +117,10 @@ def test_it_updates_only_the_anime_that_changed(own_search_index: str) -> None:
     gone = Anime.objects.get(mal_id=5114)
     gone.delete()
     changed = build_index()
-    assert changed[0] == f"Updating {own_search_index} (edge engine): 2,292 anime"
+    assert changed[0] == f"Updating {own_search_index} (edge engine): 21,841 anime"
     assert summary(changed[-1]) == {
         "indexed": "1",
-        "unchanged": "2,291",
+        "unchanged": "21,840",
         "removed": "1",
         "generation": None,
         "caught_up": None,
@@ -135,12 +136,12 @@ def test_it_updates_only_the_anime_that_changed(own_search_index: str) -> None:
 def test_it_builds_a_new_generation_on_request(own_search_index: str, no_embedding) -> None:
     before = engine().live(own_search_index).name
     lines = build_index("--rebuild")
-    assert lines[0] == f"Building a new generation of {own_search_index} (edge engine): 2,293 anime"
+    assert lines[0] == f"Building a new generation of {own_search_index} (edge engine): 21,842 anime"
     assert lines[1:-1] == PROGRESS
     figures = summary(lines[-1])
     after = engine().live(own_search_index).name
     assert after != before
-    assert figures == {"indexed": "2,293", "unchanged": "0", "removed": "0", "generation": after, "caught_up": "0"}
+    assert figures == {"indexed": "21,842", "unchanged": "0", "removed": "0", "generation": after, "caught_up": "0"}
     assert IndexBuild.objects.get(index=own_search_index).status == IndexBuild.Status.SUCCEEDED
 
 
@@ -191,5 +192,5 @@ def test_it_waits_for_the_build_in_progress_when_asked(own_search_index: str, mo
     monkeypatch.setattr("catalog.management.commands.build_index.time", SimpleNamespace(sleep=the_build_ends))
     lines = build_index("--wait")
     assert lines[0] == f"Waiting for build {running.pk} of the index (25% done) …"
-    assert lines[1] == f"Updating {own_search_index} (edge engine): 2,293 anime"
+    assert lines[1] == f"Updating {own_search_index} (edge engine): 21,842 anime"
     assert polls == [2.0]

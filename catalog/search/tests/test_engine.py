@@ -188,9 +188,23 @@ def test_it_fuses_two_rankings_with_the_engines_weighted_rrf(search_engine: Sear
     }
     assert {h.id: h.score for h in hits} == pytest.approx(expected, rel=1e-5)
     scores = [h.score for h in hits]
-    assert scores == sorted(scores, reverse=True)  # (ties may come in either order)
+    assert scores == sorted(scores, reverse=True)
+    if weights == (1.0, 1.0):
+        assert [h.id for h in hits] == [1, 6, 2, 5, 3, 4]  # 1 and 6 tie (1st and 6th), and so on: lower id first
     if weights == (3.0, 1.0):
         assert hits[0].id == 1  # the dense ranking leads
+
+
+def test_it_breaks_ties_by_id_even_at_the_limit(search_engine: SearchEngine) -> None:
+    build(search_engine)
+    fusion = Fusion(k=2, weights=(1.0, 1.0))
+    with search_engine.reading(BASE) as collection:
+        for _ in range(5):  # the same answer every time, whatever order the engine found them in
+            first = collection.query([SPARSE_QUERY, DENSE_QUERY], limit=1, candidates=6, fusion=fusion)
+            assert [h.id for h in first] == [1]  # 1 and 6 tie for first
+            assert [
+                h.id for h in collection.query([DENSE_QUERY, SPARSE_QUERY], limit=3, candidates=6, fusion=fusion)
+            ] == [1, 6, 2]
 
 
 def test_it_filters_inside_each_ranking_so_the_top_k_stays_full(search_engine: SearchEngine) -> None:

@@ -18,7 +18,7 @@ from catalog.search.service import search_anime
 
 pytestmark = pytest.mark.slow
 
-QUERY = "a high school student finds a notebook that kills anyone whose name is written in it"
+QUERY = "a high school student finds a notebook dropped by a god of death that kills anyone whose name is written in it"
 
 
 def test_it_serves_every_search_during_a_rebuild(own_search_index_committed: str) -> None:

