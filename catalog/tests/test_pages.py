@@ -125,7 +125,8 @@ def test_it_keeps_tags_and_adult_titles_in_the_filter_form_and_the_page_links(cl
     form = html.split('<form id="filters"', 1)[1].split("</form>", 1)[0]
     assert '<input type="checkbox" name="tag" value="Post Apocalypse" checked>' in form
     assert form.count('name="tag"') == Tag.objects.count() > 100  # every tag can be ticked
-    assert '<input type="checkbox" name="adult" value="include" checked>' in form
+    assert '<select id="id_adult" name="adult"' in form
+    assert '<option value="include" selected>Include adult titles</option>' in form
     assert '<div id="errors-tag" class="field-errors">' in form
     link = "/anime/?tag=post+apocalypse&amp;adult=include&amp;sort=-score&amp;page=2"
     assert f'href="{link}" hx-get="{link}"' in html
