@@ -380,10 +380,10 @@ def test_recommend_eval_prints_each_method_beside_the_baseline(search_index: str
         "disliked x0.5, popular x0, score x0, tags x2",
         "disliked x0.5, popular x0, score x1, tags x0",
         "disliked x0.5, popular x0, score x1, tags x2",
-        "disliked x0.5, popular x2, score x0, tags x0",
-        "disliked x0.5, popular x2, score x0, tags x2",
-        "disliked x0.5, popular x2, score x1, tags x0",
-        "disliked x0.5, popular x2, score x1, tags x2",
+        "disliked x0.5, popular x8, score x0, tags x0",
+        "disliked x0.5, popular x8, score x0, tags x2",
+        "disliked x0.5, popular x8, score x1, tags x0",
+        "disliked x0.5, popular x8, score x1, tags x2",
     }
     for figures in report["methods"].values():
         assert 0 <= figures["ndcg@10"] <= figures["hit@10"] <= 1

@@ -72,7 +72,7 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=0)
         parser.add_argument(
             "--negative-weights",
-            default=f"0,{NEGATIVE_WEIGHT}",
+            default=f"{NEGATIVE_WEIGHT},0.5",
             help="comma-separated weights of the disliked anime to compare",
         )
         parser.add_argument(
