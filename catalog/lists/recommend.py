@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import chain
 
 import numpy as np
 from django.db.models import Count, F
@@ -194,7 +195,11 @@ def ranked_ids(
         if weights.tags:
             listed = {r.id: list(r.payload.get("genres") or []) for r in records}
             affinity = tag_affinity(taste, listed, catalogue_tag_rates(), weights.negative)
-            fit = np.array([sum(affinity.get(t, 0.0) for t in f.genres) for f in facts])
+            # Each candidate's sum of its genres' affinities, in numpy (3,000 Python sums took ~15 ms).
+            weight = np.array([affinity.get(name, 0.0) for name in _genre_names()], dtype=np.float64)
+            held = np.fromiter(chain.from_iterable(f.genre_ids for f in facts), dtype=np.intp)
+            owner = np.repeat(np.arange(len(facts)), [len(f.genre_ids) for f in facts])
+            fit = np.bincount(owner, weights=weight[held], minlength=len(facts))
             rank = rank + weights.tags * _z(fit)
         order = first_per_franchise(np.argsort(-rank, kind="stable").tolist(), lambda i: facts[i].franchise_key, limit)
         chosen = [(pool[i].id, float(similarity[i])) for i in order]
@@ -220,10 +225,17 @@ class Facts:
     members: int = 0
     score: float = 0.0
     genres: tuple[str, ...] = ()
+    genre_ids: tuple[int, ...] = ()  # positions in the table's genre names
 
 
 _NO_FACTS = Facts()
-_facts: tuple[tuple[object, ...], dict[int, Facts]] | None = None
+_facts: tuple[tuple[object, ...], dict[int, Facts], list[str]] | None = None
+
+
+def _genre_names() -> list[str]:
+    catalogue_facts()
+    assert _facts is not None
+    return _facts[2]
 
 
 def catalogue_facts() -> dict[int, Facts]:
@@ -235,12 +247,13 @@ def catalogue_facts() -> dict[int, Facts]:
         genres: dict[int, list[str]] = {}
         for mal_id, name in Anime.genres.through.objects.values_list("anime__mal_id", "genre__name"):
             genres.setdefault(mal_id, []).append(name)
-        rows = Anime.objects.values_list("mal_id", "franchise_key", "members", "score")
-        table = {
-            mal_id: Facts(key or "", members or 0, float(score or 0), tuple(sorted(genres.get(mal_id, ()))))
-            for mal_id, key, members, score in rows
-        }
-        _facts = (version, table)
+        names = sorted({name for held in genres.values() for name in held})
+        position = {name: i for i, name in enumerate(names)}
+        table = {}
+        for mal_id, key, members, score in Anime.objects.values_list("mal_id", "franchise_key", "members", "score"):
+            held = tuple(sorted(genres.get(mal_id, ())))
+            table[mal_id] = Facts(key or "", members or 0, float(score or 0), held, tuple(position[n] for n in held))
+        _facts = (version, table, names)
     return _facts[1]
 
 
