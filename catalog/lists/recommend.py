@@ -184,7 +184,7 @@ def ranked_ids(
         )
         if not pool:
             return [], taste
-        table = catalogue_facts()
+        table, genre_names = _catalogue()
         facts = [table.get(h.id, _NO_FACTS) for h in pool]
         similarity = np.array([h.score for h in pool])
         rank = _z(similarity)
@@ -196,7 +196,7 @@ def ranked_ids(
             listed = {r.id: list(r.payload.get("genres") or []) for r in records}
             affinity = tag_affinity(taste, listed, catalogue_tag_rates(), weights.negative)
             # Each candidate's sum of its genres' affinities, in numpy (3,000 Python sums took ~15 ms).
-            weight = np.array([affinity.get(name, 0.0) for name in _genre_names()], dtype=np.float64)
+            weight = np.array([affinity.get(name, 0.0) for name in genre_names], dtype=np.float64)
             held = np.fromiter(chain.from_iterable(f.genre_ids for f in facts), dtype=np.intp)
             owner = np.repeat(np.arange(len(facts)), [len(f.genre_ids) for f in facts])
             fit = np.bincount(owner, weights=weight[held], minlength=len(facts))
@@ -232,15 +232,14 @@ _NO_FACTS = Facts()
 _facts: tuple[tuple[object, ...], dict[int, Facts], list[str]] | None = None
 
 
-def _genre_names() -> list[str]:
-    catalogue_facts()
-    assert _facts is not None
-    return _facts[2]
-
-
 def catalogue_facts() -> dict[int, Facts]:
     """Franchise, members, score and genres of every anime, kept per process and catalogue
     version (~22,000 small records, built in about a second)."""
+    return _catalogue()[0]
+
+
+def _catalogue() -> tuple[dict[int, Facts], list[str]]:
+    """The facts table and the genre names its ``genre_ids`` point into (one version check)."""
     global _facts
     version = catalogue_version()
     if _facts is None or _facts[0] != version:
@@ -254,7 +253,7 @@ def catalogue_facts() -> dict[int, Facts]:
             held = tuple(sorted(genres.get(mal_id, ())))
             table[mal_id] = Facts(key or "", members or 0, float(score or 0), held, tuple(position[n] for n in held))
         _facts = (version, table, names)
-    return _facts[1]
+    return _facts[1], _facts[2]
 
 
 _tag_rates: tuple[int, dict[str, float]] | None = None
