@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import chain
 
 import numpy as np
 from django.db.models import Count, F
@@ -27,6 +28,7 @@ from catalog.models import Anime, Genre, ListStatus
 from catalog.search.engine import EngineError, VectorQuery, engine
 from catalog.search.index import DENSE, index_base
 from catalog.search.service import criteria_filter
+from catalog.search.titles import catalogue_version
 
 # A score counts in favour from here (and above the user's own mean).
 POSITIVE_MIN = 7
@@ -176,28 +178,31 @@ def ranked_ids(
         disliked = _mean(vectors, taste.negatives)
         query = _unit(liked - weights.negative * disliked if disliked is not None and weights.negative else liked)
         # Every anime the filters allow, by closeness to the taste (the catalogue is small enough).
+        # Ids and scores only: the candidates' payloads cost ~4x the query itself at 3,000 of
+        # them (115 against 25 ms on a loaded machine); their facts come from the process's table.
         pool = collection.query(
-            [VectorQuery(DENSE, query.tolist())],
-            limit=max(CANDIDATES, limit * 5),
-            filter=query_filter,
-            payload=["franchise_key", "members", "score", "genres"],
+            [VectorQuery(DENSE, query.tolist())], limit=max(CANDIDATES, limit * 5), filter=query_filter
         )
         if not pool:
             return [], taste
+        table, genre_names = _catalogue()
+        facts = [table.get(h.id, _NO_FACTS) for h in pool]
         similarity = np.array([h.score for h in pool])
         rank = _z(similarity)
         if weights.popularity:
-            rank = rank + weights.popularity * _z(np.log1p([float(h.payload.get("members") or 0) for h in pool]))
+            rank = rank + weights.popularity * _z(np.log1p([float(f.members) for f in facts]))
         if weights.quality:
-            rank = rank + weights.quality * _z(np.array([float(h.payload.get("score") or 0) for h in pool]))
+            rank = rank + weights.quality * _z(np.array([f.score for f in facts]))
         if weights.tags:
             listed = {r.id: list(r.payload.get("genres") or []) for r in records}
             affinity = tag_affinity(taste, listed, catalogue_tag_rates(), weights.negative)
-            fit = np.array([sum(affinity.get(t, 0.0) for t in h.payload.get("genres") or []) for h in pool])
+            # Each candidate's sum of its genres' affinities, in numpy (3,000 Python sums took ~15 ms).
+            weight = np.array([affinity.get(name, 0.0) for name in genre_names], dtype=np.float64)
+            held = np.fromiter(chain.from_iterable(f.genre_ids for f in facts), dtype=np.intp)
+            owner = np.repeat(np.arange(len(facts)), [len(f.genre_ids) for f in facts])
+            fit = np.bincount(owner, weights=weight[held], minlength=len(facts))
             rank = rank + weights.tags * _z(fit)
-        order = first_per_franchise(
-            np.argsort(-rank, kind="stable").tolist(), lambda i: str(pool[i].payload.get("franchise_key", "")), limit
-        )
+        order = first_per_franchise(np.argsort(-rank, kind="stable").tolist(), lambda i: facts[i].franchise_key, limit)
         chosen = [(pool[i].id, float(similarity[i])) for i in order]
         found = collection.retrieve([m for m, _ in chosen], vectors=[DENSE])
     candidate_vectors = {r.id: np.asarray(r.vectors[DENSE], dtype=np.float32) for r in found if DENSE in r.vectors}
@@ -211,6 +216,45 @@ def ranked_ids(
             closest = [liked_ids[i] for i in np.argsort(-closeness)[:2]]
         out.append((mal_id, score, closest))
     return out, taste
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What the ranking reads of a candidate, as the index's payload holds it."""
+
+    franchise_key: str = ""
+    members: int = 0
+    score: float = 0.0
+    genres: tuple[str, ...] = ()
+    genre_ids: tuple[int, ...] = ()  # positions in the table's genre names
+
+
+_NO_FACTS = Facts()
+_facts: tuple[tuple[object, ...], dict[int, Facts], list[str]] | None = None
+
+
+def catalogue_facts() -> dict[int, Facts]:
+    """Franchise, members, score and genres of every anime, kept per process and catalogue
+    version (~22,000 small records, built in about a second)."""
+    return _catalogue()[0]
+
+
+def _catalogue() -> tuple[dict[int, Facts], list[str]]:
+    """The facts table and the genre names its ``genre_ids`` point into (one version check)."""
+    global _facts
+    version = catalogue_version()
+    if _facts is None or _facts[0] != version:
+        genres: dict[int, list[str]] = {}
+        for mal_id, name in Anime.genres.through.objects.values_list("anime__mal_id", "genre__name"):
+            genres.setdefault(mal_id, []).append(name)
+        names = sorted({name for held in genres.values() for name in held})
+        position = {name: i for i, name in enumerate(names)}
+        table = {}
+        for mal_id, key, members, score in Anime.objects.values_list("mal_id", "franchise_key", "members", "score"):
+            held = tuple(sorted(genres.get(mal_id, ())))
+            table[mal_id] = Facts(key or "", members or 0, float(score or 0), held, tuple(position[n] for n in held))
+        _facts = (version, table, names)
+    return _facts[1], _facts[2]
 
 
 _tag_rates: tuple[int, dict[str, float]] | None = None

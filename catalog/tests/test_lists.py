@@ -15,11 +15,11 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 
 from catalog.lists.parsing import MAX_XML_BYTES, ListFileError, list_upload_parse
-from catalog.lists.recommend import Weights, ranked_ids, taste_of
+from catalog.lists.recommend import Weights, catalogue_facts, ranked_ids, taste_of
 from catalog.lists.selectors import SESSION_KEY, Entry
-from catalog.models import AnimeList, AnimeListEntry
+from catalog.models import Anime, AnimeList, AnimeListEntry
 from catalog.search.engine import engine
-from catalog.search.index import DENSE
+from catalog.search.index import DENSE, index_base
 
 DATA = Path(__file__).parent / "data"
 EXPORT = DATA / "animelist_1764567890_-_1234567.xml"
@@ -389,3 +389,21 @@ def test_recommend_eval_prints_each_method_beside_the_baseline(search_index: str
         assert 0 <= figures["ndcg@10"] <= figures["hit@10"] <= 1
     with pytest.raises(CommandError, match="--negative-weights: comma-separated numbers"):
         call_command("recommend_eval", "--negative-weights", "x")
+
+
+def test_the_ranking_reads_the_candidates_facts_as_the_index_holds_them(search_index: str):
+    # The candidates' franchise, members, score and genres come from a per-process table (not the
+    # index's payloads): the same values, and a changed anime is read afresh.
+    table = catalogue_facts()
+    with engine().reading(index_base()) as collection:
+        records = collection.retrieve(list(table)[:200], payload=["franchise_key", "members", "score", "genres"])
+    for record in records:
+        facts = table[record.id]
+        assert facts.franchise_key == record.payload["franchise_key"]
+        assert facts.members == record.payload["members"]
+        assert facts.score == pytest.approx(float(record.payload.get("score") or 0))
+        assert list(facts.genres) == record.payload["genres"]
+    anime = Anime.objects.get(mal_id=records[0].id)
+    anime.members = (anime.members or 0) + 12345
+    anime.save()
+    assert catalogue_facts()[anime.mal_id].members == anime.members
