@@ -23,6 +23,8 @@ CUE_BOOST = 0.03
 # tenfold more members than the catalogue's floor (100,000).
 POPULARITY_PRIOR = 0.02
 POPULARITY_FLOOR = 100_000
+# "estimate": catalog.popularity's estimate (payload "popularity"); "members": the raw count.
+POPULARITY_SOURCE = "estimate"
 # A year this far outside the remembered years still counts half (memories of dates drift).
 YEAR_SLACK = 2
 
@@ -56,7 +58,7 @@ def rerank(candidates: Sequence[Candidate], cues: Sequence[Cue]) -> tuple[list[C
     matched: dict[int, list[str]] = {}
     scored: list[tuple[float, int, Candidate]] = []
     for position, candidate in enumerate(candidates):
-        boost = POPULARITY_PRIOR * math.log10(max(candidate.members, POPULARITY_FLOOR) / POPULARITY_FLOOR)
+        boost = popularity_boost(candidate)
         for cue in cues:
             share = cue_matches(cue, candidate.fields or {})
             if share:
@@ -65,6 +67,19 @@ def rerank(candidates: Sequence[Candidate], cues: Sequence[Cue]) -> tuple[list[C
         scored.append((candidate.score + boost, -position, replace_score(candidate, candidate.score + boost)))
     scored.sort(key=lambda item: (item[0], item[1]), reverse=True)
     return [item[2] for item in scored], matched
+
+
+def popularity_of(candidate: Candidate) -> float:
+    """The estimate of ``catalog.popularity`` from the payload (the raw count where it is absent)."""
+    if POPULARITY_SOURCE == "estimate":
+        estimate = (candidate.fields or {}).get("popularity")
+        if isinstance(estimate, int | float) and estimate > 0:
+            return float(estimate)
+    return float(candidate.members)
+
+
+def popularity_boost(candidate: Candidate) -> float:
+    return POPULARITY_PRIOR * math.log10(max(popularity_of(candidate), POPULARITY_FLOOR) / POPULARITY_FLOOR)
 
 
 def replace_score(candidate: Candidate, score: float) -> Candidate:
