@@ -20,9 +20,14 @@ from catalog.search.understanding import Cue
 # boost of 0.02 lifts a candidate past the few just above it.
 CUE_BOOST = 0.03
 # How much more often an anime is remembered the more people watched it: a prior of this size per
-# tenfold more members than the catalogue's floor (100,000).
+# tenfold more members (``catalog.popularity``'s estimate, known or not) than the floor. The floor is
+# the catalogue's median estimate (~1,900): the less-known half all start even, so an obscure anime
+# a query describes well is never buried under a slightly better-known one. Ablation (hybrid, the
+# 308 / the 224, hit@10): no prior 0.718 / 0.670; raw members, floor 100,000 0.733 / 0.670; raw
+# members, floor 1,000 0.757 / 0.692; the estimate, floor 1,000 0.759 / 0.696, floor 2,000 the same
+# with the cues of this change (0.778 / 0.737 both), floor 10,000 0.752 / 0.683.
 POPULARITY_PRIOR = 0.02
-POPULARITY_FLOOR = 100_000
+POPULARITY_FLOOR = 2_000
 # "estimate": catalog.popularity's estimate (payload "popularity"); "members": the raw count.
 POPULARITY_SOURCE = "estimate"
 # A year this far outside the remembered years still counts half (memories of dates drift).

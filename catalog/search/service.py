@@ -112,14 +112,20 @@ def entries_chosen(
 ) -> tuple[list[Candidate], dict[int, list[str]]]:
     """The entry-level cues of a franchise: "not the 2019 one" drops the anime of that year (the
     rest of its franchise stays); "the original" / "not the remake" marks each franchise's
-    earliest entry among the candidates as matching a cue, so its card shows that entry."""
+    earliest entry (of its best-ranked entry's medium) among the candidates as matching a cue,
+    so its card shows that entry."""
     if plan.excluded_years:
         ranked = [c for c in ranked if (c.fields or {}).get("year") not in plan.excluded_years]
     if plan.original:
+        # The earliest entry of the medium the franchise's best-ranked entry has (the 1999 TV
+        # series, not a 1998 pilot film, for a TV remake).
+        medium: dict[str, object] = {}
         first: dict[str, Candidate] = {}
         for candidate in ranked:
-            year = (candidate.fields or {}).get("year")
-            if not candidate.franchise_key or not isinstance(year, int):
+            fields = candidate.fields or {}
+            year = fields.get("year")
+            kind = medium.setdefault(candidate.franchise_key, fields.get("type"))
+            if not candidate.franchise_key or not isinstance(year, int) or fields.get("type") != kind:
                 continue
             best = first.get(candidate.franchise_key)
             if best is None or year < (best.fields or {}).get("year", 9999):  # type: ignore[operator]
