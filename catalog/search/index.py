@@ -27,6 +27,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from catalog.models import Anime, IndexBuild
+from catalog.popularity import estimated_members
 from catalog.search.documents import (
     DOCUMENT_FORM,
     anime_document_text,
@@ -117,6 +118,7 @@ def anime_payload(anime: Anime) -> dict[str, object]:
         "score": anime.score,
         "tier": anime.tier,
         "members": anime.members or 0,
+        "popularity": estimated_members(anime),
         "franchise_key": anime.franchise_key,
         "studios": list(anime.studios or []),
         "episodes": anime.episodes,

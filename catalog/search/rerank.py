@@ -20,9 +20,16 @@ from catalog.search.understanding import Cue
 # boost of 0.02 lifts a candidate past the few just above it.
 CUE_BOOST = 0.03
 # How much more often an anime is remembered the more people watched it: a prior of this size per
-# tenfold more members than the catalogue's floor (100,000).
+# tenfold more members (``catalog.popularity``'s estimate, known or not) than the floor. The floor is
+# the catalogue's median estimate (~1,900): the less-known half all start even, so an obscure anime
+# a query describes well is never buried under a slightly better-known one. Ablation (hybrid, the
+# 308 / the 224, hit@10): no prior 0.718 / 0.670; raw members, floor 100,000 0.733 / 0.670; raw
+# members, floor 1,000 0.757 / 0.692; the estimate, floor 1,000 0.759 / 0.696, floor 2,000 the same
+# with the cues of this change (0.778 / 0.737 both), floor 10,000 0.752 / 0.683.
 POPULARITY_PRIOR = 0.02
-POPULARITY_FLOOR = 100_000
+POPULARITY_FLOOR = 2_000
+# "estimate": catalog.popularity's estimate (payload "popularity"); "members": the raw count.
+POPULARITY_SOURCE = "estimate"
 # A year this far outside the remembered years still counts half (memories of dates drift).
 YEAR_SLACK = 2
 
@@ -56,7 +63,7 @@ def rerank(candidates: Sequence[Candidate], cues: Sequence[Cue]) -> tuple[list[C
     matched: dict[int, list[str]] = {}
     scored: list[tuple[float, int, Candidate]] = []
     for position, candidate in enumerate(candidates):
-        boost = POPULARITY_PRIOR * math.log10(max(candidate.members, POPULARITY_FLOOR) / POPULARITY_FLOOR)
+        boost = popularity_boost(candidate)
         for cue in cues:
             share = cue_matches(cue, candidate.fields or {})
             if share:
@@ -65,6 +72,19 @@ def rerank(candidates: Sequence[Candidate], cues: Sequence[Cue]) -> tuple[list[C
         scored.append((candidate.score + boost, -position, replace_score(candidate, candidate.score + boost)))
     scored.sort(key=lambda item: (item[0], item[1]), reverse=True)
     return [item[2] for item in scored], matched
+
+
+def popularity_of(candidate: Candidate) -> float:
+    """The estimate of ``catalog.popularity`` from the payload (the raw count where it is absent)."""
+    if POPULARITY_SOURCE == "estimate":
+        estimate = (candidate.fields or {}).get("popularity")
+        if isinstance(estimate, int | float) and estimate > 0:
+            return float(estimate)
+    return float(candidate.members)
+
+
+def popularity_boost(candidate: Candidate) -> float:
+    return POPULARITY_PRIOR * math.log10(max(popularity_of(candidate), POPULARITY_FLOOR) / POPULARITY_FLOOR)
 
 
 def replace_score(candidate: Candidate, score: float) -> Candidate:

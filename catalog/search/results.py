@@ -146,11 +146,14 @@ def fold_franchise_hits(
     preferred: set[int],
     limit: int,
     fold: bool = True,
+    cued: dict[int, float] | None = None,
 ) -> list[tuple[int, list[int]]]:
     """One card per franchise, ranked where the franchise's best hit ranks. The card shows the
-    entry the query named by title, else the franchise's best-known matching entry (most
-    members): a search for "a notebook that kills" shows Death Note, not its recap special,
-    with the other matching entries as "+N related"."""
+    entry the query named by title, else the entry that matches most of the query's cues (its
+    era, year, medium, studio: "the 80s one" shows the 1980s original, not its remake), else the
+    franchise's best-known matching entry (most members): a search for "a notebook that kills"
+    shows Death Note, not its recap special, with the other matching entries as "+N related"."""
+    cued = cued or {}
     if not fold:
         return [(mal_id, []) for mal_id in order[:limit]]
     groups: dict[str, list[int]] = {}
@@ -159,7 +162,9 @@ def fold_franchise_hits(
     cards: list[tuple[int, list[int]]] = []
     for entries in list(groups.values())[:limit]:
         named = [m for m in entries if m in preferred]
-        head = named[0] if named else max(entries, key=lambda m: (members.get(m, 0), -entries.index(m)))
+        head = (
+            named[0] if named else max(entries, key=lambda m: (cued.get(m, 0.0), members.get(m, 0), -entries.index(m)))
+        )
         cards.append((head, [m for m in entries if m != head]))
     return cards
 
@@ -310,8 +315,15 @@ def results_assemble(
     for candidate in named:
         score_of[candidate.mal_id] = max(score_of.get(candidate.mal_id, 0.0), title_score)
     order = [c.mal_id for c in named] + [c.mal_id for c in ranked if c.mal_id not in title_set]
+    cued = {m: float(sum(r.kind == "cue" for r in why)) for m, why in (reasons or {}).items()}
     groups = fold_franchise_hits(
-        order, franchise=franchise, members=members, preferred=title_set, limit=limit, fold=fold_franchises
+        order,
+        franchise=franchise,
+        members=members,
+        preferred=title_set,
+        limit=limit,
+        fold=fold_franchises,
+        cued=cued,
     )
     timings["fuse"] = time.perf_counter() - mark
     mark = time.perf_counter()

@@ -107,7 +107,37 @@ def criteria_filter(
     return Filter(must=tuple(must), must_not=tuple(must_not))
 
 
-CANDIDATE_PAYLOAD = ["franchise_key", "members", "type", "year", "studios", "episodes"]
+def entries_chosen(
+    ranked: list[Candidate], matched: dict[int, list[str]], plan: QueryPlan
+) -> tuple[list[Candidate], dict[int, list[str]]]:
+    """The entry-level cues of a franchise: "not the 2019 one" drops the anime of that year (the
+    rest of its franchise stays); "the original" / "not the remake" marks each franchise's
+    earliest entry (of its best-ranked entry's medium) among the candidates as matching a cue,
+    so its card shows that entry."""
+    if plan.excluded_years:
+        ranked = [c for c in ranked if (c.fields or {}).get("year") not in plan.excluded_years]
+    if plan.original:
+        # The earliest entry of the medium the franchise's best-ranked entry has (the 1999 TV
+        # series, not a 1998 pilot film, for a TV remake).
+        medium: dict[str, object] = {}
+        first: dict[str, Candidate] = {}
+        for candidate in ranked:
+            fields = candidate.fields or {}
+            year = fields.get("year")
+            kind = medium.setdefault(candidate.franchise_key, fields.get("type"))
+            if not candidate.franchise_key or not isinstance(year, int) or fields.get("type") != kind:
+                continue
+            best = first.get(candidate.franchise_key)
+            if best is None or year < (best.fields or {}).get("year", 9999):  # type: ignore[operator]
+                first[candidate.franchise_key] = candidate
+        matched = dict(matched)
+        for candidate in first.values():
+            matched[candidate.mal_id] = [*matched.get(candidate.mal_id, []), ORIGINAL_LABEL]
+    return ranked, matched
+
+
+ORIGINAL_LABEL = "the original"
+CANDIDATE_PAYLOAD = ["franchise_key", "members", "popularity", "type", "year", "studios", "episodes"]
 
 
 def vector_query(
@@ -228,6 +258,7 @@ def search_anime(
         )
     timings["vector"] = time.perf_counter() - mark
     ranked, matched_cues = rerank(ranked, plan.preferences)
+    ranked, matched_cues = entries_chosen(ranked, matched_cues, plan)
     reasons = {mal_id: [Reason("cue", label) for label in labels] for mal_id, labels in matched_cues.items()}
     if assisted:
         ranked = _assisted_order(plan, _with_guesses(ranked, guesses, titles), timings)

@@ -135,6 +135,25 @@ _EPISODES = re.compile(r"\b(?:like |about |around |only |just )?(\d{1,4}) (?:epi
 _SHORT = re.compile(r"\b(?:short|one season|a single season|only a few episodes|a few episodes)\b", re.IGNORECASE)
 _LONG = re.compile(r"\b(?:long[- ]running|hundreds of episodes|(?:really |super )?long (?:one|show|series))\b", re.I)
 _OLD = re.compile(r"\b(?:really |super |pretty )?old(?:er)? (?:anime|show|movie|one|series|film)\b", re.IGNORECASE)
+# Childhood memories: aired some 8 to 25 years before now (a soft cue, like every era cue).
+_CHILDHOOD = re.compile(
+    r"\b(?:as a (?:kid|child|little kid)|when i was (?:a kid|a child|young|little|younger)|(?:my|in) childhood|"
+    r"growing up)\b",
+    re.IGNORECASE,
+)
+_BLACK_AND_WHITE = re.compile(r"\b(?:black[- ](?:and|&)[- ]white|b&w|monochrome (?:anime|show|cartoon))\b", re.I)
+# "on TV", "aired on TV", "on Cartoon Network": a broadcast series.
+_ON_TV = re.compile(r"\b(?:on (?:tv|television|cartoon network|toonami|adult swim)|aired on)\b", re.IGNORECASE)
+# "the original", "the first one", "not the remake": the franchise's first entry.
+_ORIGINAL = re.compile(
+    r"\b(?:the original(?: one| version| series| anime| show| movie)?|the first (?:one|version|series|adaptation)|"
+    r"(?:not|isn'?t|wasn'?t) the (?:(?:19|20)\d\d )?(?:remake|reboot|new (?:one|version))|the old (?:one|version))\b",
+    re.IGNORECASE,
+)
+# "not the 2019 one": that year's entry is out (the rest of its franchise stays).
+_NOT_YEAR = re.compile(
+    r"^(?:the )?(19[5-9]\d|20[0-3]\d)(?: (?:one|version|remake|reboot|series|movie|anime|show|adaptation))?$"
+)
 _RECENT = re.compile(r"\b(?:recent|new(?:ish)?|last year|this year)\b (?:anime|show|movie|one|series)?", re.I)
 _ONLY_TYPE = re.compile(
     r"\b(?:only|just) (?:the )?(movies?|films?|tv shows?|tv series|ovas?|onas?)\b|"
@@ -198,13 +217,15 @@ class QueryPlan:
     filters: dict[str, object] = field(default_factory=dict)
     excluded: list[str] = field(default_factory=list)  # what followed "not"
     excluded_ids: set[int] = field(default_factory=set)  # anime of the franchises named there
+    excluded_years: set[int] = field(default_factory=set)  # "not the 2019 one": entries of that year
+    original: bool = False  # "the original", "not the remake": the franchise's first entry is wanted
     # What Gemini did for this query (catalog/search/assist.py): "clues", "rerank".
     assisted: list[str] = field(default_factory=list)
 
     @property
     def understood(self) -> bool:
         return (
-            bool(self.preferences or self.filters or self.excluded or self.clues or self.assisted)
+            bool(self.preferences or self.filters or self.excluded or self.clues or self.assisted or self.original)
             or self.text != self.query
         )
 
@@ -227,10 +248,14 @@ def understand(query: str, *, titles: TitleIndex | None = None, ignore: frozense
     # Uncertainty is not a negation ("not sure if it was ..."): out before negations are read.
     text = _UNSURE.sub(" ", text)
     # Negations next, before cue words inside them are read as cues.
+    plan.original = bool(_ORIGINAL.search(text))
     for match in list(_NEGATION.finditer(text)):
         what = match.group("what").strip()
         plan.excluded.append(what)
-        if titles is not None and not what.lower().startswith("the one"):
+        year = _NOT_YEAR.match(what.lower())
+        if year:
+            plan.excluded_years.add(int(year.group(1)))
+        elif titles is not None and not what.lower().startswith("the one") and not _ORIGINAL.search(f"not {what}"):
             named = titles.match(what, limit=1)
             if named and named[0].quality >= 0.5:
                 plan.excluded_ids.update(titles.franchise_ids(named[0].mal_id))
@@ -251,8 +276,9 @@ def understand(query: str, *, titles: TitleIndex | None = None, ignore: frozense
                 plan.filters[key] = year
             text = text.replace(match.group(0), " ")
 
+    childhood = bool(_CHILDHOOD.search(text))
     text = _HEDGE.sub(" ", text)
-    plan.preferences.extend(_cues(text, titles))
+    plan.preferences.extend(_cues(text, titles, childhood=childhood))
     text = _strip_cues(text, titles)
     text = _DANGLING.sub(" ", text)
     text = _STRANDED_ARTICLE.sub(" ", text)
@@ -270,16 +296,18 @@ def understand(query: str, *, titles: TitleIndex | None = None, ignore: frozense
 # ---------------------------------------------------------------------------- cues
 
 
-def _cues(text: str, titles: TitleIndex | None) -> list[Cue]:
+def _cues(text: str, titles: TitleIndex | None, *, childhood: bool = False) -> list[Cue]:
     lowered = text.lower()
     normal = f" {_norm(text)} "
     cues: list[Cue] = []
     types = {kind for word, kind in MEDIA.items() if f" {word} " in normal}
+    if _ON_TV.search(lowered):
+        types.add("TV")
     # "series"/"show" alone say little (a show is most anime); a movie, OVA or ONA say a lot.
     strong = {t for t in types if t != "TV"}
     if strong:
         cues.append(Cue("type", " or ".join(sorted(strong)).replace("Movie", "movie"), types=frozenset(strong)))
-    elif "TV" in types and (" tv " in normal or " tv show " in normal or " tv series " in normal):
+    elif "TV" in types and (" tv " in normal or " television " in normal or _ON_TV.search(lowered)):
         cues.append(Cue("type", "TV series", types=frozenset({"TV"})))
 
     studios = _studios(normal, titles)
@@ -287,6 +315,9 @@ def _cues(text: str, titles: TitleIndex | None) -> list[Cue]:
         cues.append(Cue("studio", name, studios=frozenset(found)))
 
     years = _years(lowered)
+    if years is None and childhood:
+        this_year = date.today().year
+        years = (this_year - 25, this_year - 8)
     if years is not None:
         low, high = years
         label = f"{low}s" if high - low == 9 and low % 10 == 0 else (str(low) if low == high else f"{low}–{high}")
@@ -339,6 +370,8 @@ def _years(lowered: str) -> tuple[int, int] | None:
     if year:
         value = int(year.group(1))
         return value, value
+    if _BLACK_AND_WHITE.search(lowered):
+        return 1950, 1969
     if _OLD.search(lowered):
         return 1960, 2004
     if _RECENT.search(lowered):
@@ -445,6 +478,16 @@ def _cue_word_patterns(names: tuple[StudioName, ...], credited: Iterable[str]) -
 def _strip_cues(text: str, titles: TitleIndex | None) -> str:
     """The text without the words that were read as cues (they are not plot)."""
     stripped = _EPISODES.sub(" ", text)
-    for pattern in (_DECADE, _YEAR, _SHORT, _LONG, _OLD, *_studio_vocabulary(titles).patterns):
+    for pattern in (
+        _DECADE,
+        _YEAR,
+        _SHORT,
+        _LONG,
+        _OLD,
+        _BLACK_AND_WHITE,
+        _ORIGINAL,
+        _ON_TV,
+        *_studio_vocabulary(titles).patterns,
+    ):
         stripped = pattern.sub(" ", stripped)
     return re.sub(r"\b(?:movies?|films?|ovas?|onas?|tv shows?|tv series|anime)\b", " ", stripped, flags=re.I)

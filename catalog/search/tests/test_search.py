@@ -161,3 +161,12 @@ def test_it_caches_one_vector_per_document(search_index: str) -> None:
     assert abs(float(np.linalg.norm(vector)) - 1.0) < 1e-5
     again = embeddings.embed_documents_cached([text])
     np.testing.assert_array_equal(again[0], vector)
+
+
+@pytest.mark.parametrize(
+    "tail", ["the 90s one", "not the 2011 one", "the original", "not the remake"]
+)  # fmt: skip
+def test_the_franchise_card_shows_the_entry_the_query_dates(search_index: str, tail: str) -> None:
+    query = "a boy leaves home to find his father who is a famous hunter"
+    assert search_anime(query, limit=3).hits[0].anime.mal_id == 11061  # the 2011 remake, best known
+    assert search_anime(f"{query}, {tail}", limit=3).hits[0].anime.mal_id == 136  # the 1999 series

@@ -112,3 +112,48 @@ def test_it_leaves_a_plain_title_alone(titles) -> None:
     plan = understand("frieren", titles=titles)
     assert (plan.text, plan.preferences, plan.filters, plan.excluded, plan.clues) == ("frieren", [], {}, [], [])
     assert not plan.understood
+
+
+def test_it_reads_soft_era_cues(titles) -> None:
+    plan = understand("a black and white anime about a robot boy", titles=titles)
+    assert plan.text == "a robot boy"
+    assert next(c for c in plan.preferences if c.kind == "years").years == (1950, 1969)
+    plan = understand("a show i watched as a kid about a talking dog", titles=titles)
+    low, high = next(c for c in plan.preferences if c.kind == "years").years
+    assert high - low == 17 and high < plan_year()  # some 8 to 25 years ago, a soft cue
+    plan = understand("ninjas fighting demons, it was on TV in the 90s", titles=titles)
+    assert ("type", "TV series") in cues(plan) and ("years", "1990s") in cues(plan)
+    assert "TV" not in plan.text
+
+
+def test_it_excludes_the_year_of_an_entry_not_its_franchise(titles) -> None:
+    plan = understand("a boy looking for his father who is a hunter, not the 2011 one", titles=titles)
+    assert plan.excluded_years == {2011}
+    assert plan.excluded_ids == set()  # the rest of the franchise stays
+    assert plan.text.endswith("his father who is a hunter")  # "not the 2011 one" is out of the text
+
+
+@pytest.mark.parametrize("query", ["the original, about a vampire hunter", "a vampire hunter, not the 2018 remake"])
+def test_it_reads_the_original_as_the_first_entry(titles, query: str) -> None:
+    plan = understand(query, titles=titles)
+    assert plan.original
+    assert plan.excluded_ids == set()
+    assert "vampire hunter" in plan.text and "original" not in plan.text
+
+
+def plan_year() -> int:
+    from datetime import date
+
+    return date.today().year
+
+
+def test_the_fold_shows_the_entry_matching_the_cues() -> None:
+    from catalog.search.results import fold_franchise_hits
+
+    order = [2, 1, 3]
+    franchise = {1: "f", 2: "f", 3: "g"}
+    members = {1: 10, 2: 1_000, 3: 5}
+    plain = fold_franchise_hits(order, franchise=franchise, members=members, preferred=set(), limit=5)
+    assert plain[0] == (2, [1])  # most members
+    cued = fold_franchise_hits(order, franchise=franchise, members=members, preferred=set(), limit=5, cued={1: 1.0})
+    assert cued[0] == (1, [2])  # the entry of the remembered era
