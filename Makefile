@@ -41,7 +41,9 @@ model: setup
 # catalogue: ~25 s), the search index and the evaluator's model are made meanwhile by a
 # background process of its own (log: var/background.log), in that order: the pages fill in
 # during the import and say how far it is; until the index switches in, search answers from the
-# keyword fallback and says how far the build is; until the model is in, the evaluate page says it
+# keyword fallback and says how far the build is; a first build puts the popular slice live first
+# (about 2,300 anime), then the whole catalogue as the next generation (the
+# search page and /readyz say which is live); until the model is in, the evaluate page says it
 # is being trained. Stopping the server stops that process too.
 run: setup
 	@echo "Catalogue import, search index and model: in the background, log in var/background.log"

@@ -12,7 +12,8 @@ is down:
 - ``redis``: PING with 1 s socket timeouts, only when ``REDIS_URL`` or a Redis
   ``CELERY_BROKER_URL`` is configured ("not configured" otherwise, which is fine);
 - ``qdrant``: the live generation of the search index (``catalog.search.index.index_probe``: its
-  size and one real query, so a damaged shard shows here); ``missing`` (with the build's progress
+  size and one real query, so a damaged shard shows here) and its ``slice``: "popular" while only
+  the popular slice is live (a first build's first step), "whole" once the whole catalogue is; ``missing`` (with the build's progress
   when one runs) when none was built yet; down when the engine cannot answer. The call runs in a
   helper thread and counts as down after ``HEALTH_CHECK_TIMEOUT`` seconds;
 - ``catalogue``: how many anime it holds; ``missing`` while an import fills it (with its progress)
@@ -104,14 +105,19 @@ def check_qdrant() -> Part:
     from catalog.search.index import index_base, index_probe
 
     try:
-        return {"status": UP, **index_probe()}
+        part: Part = {"status": UP, **index_probe()}
     except IndexMissing:
         # Not built yet (`manage.py build_index`): search answers from the keyword fallback.
         return {"status": MISSING, "mode": engine().kind, "index": index_base(), "detail": "search index not built"}
+    if part.get("slice") == "popular":
+        # Searches answer from the popular slice while the whole catalogue is being built.
+        part["detail"] = "popular slice live; the whole catalogue is not indexed yet"
+    return part
 
 
 def search_build_progress() -> Part:
-    """The first build's progress, read on the request's own database connection."""
+    """The running build's progress (the first build, or the whole catalogue after the popular
+    slice), read on the request's own database connection."""
     from catalog.search.index import index_build_running
 
     build = index_build_running()
@@ -169,6 +175,11 @@ def readiness() -> tuple[bool, dict[str, Part]]:
         parts["model"] = _run(check_model)
         if parts["qdrant"]["status"] == MISSING:
             parts["qdrant"].update(_run(search_build_progress))
+        elif parts["qdrant"].get("slice") == "popular":
+            building = _run(search_build_progress).get("building")
+            if building is not None:
+                parts["qdrant"]["building"] = building
+                parts["qdrant"]["detail"] = f"popular slice live; the whole catalogue being built: {building}%"
     else:
         parts["catalogue"] = {"status": DOWN, "error": "database"}
         parts["model"] = {"status": DOWN, "error": "database"}

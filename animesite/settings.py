@@ -286,6 +286,10 @@ SEARCH_GEMINI_TIMEOUT = env_float("SEARCH_GEMINI_TIMEOUT", 3.0, minimum=0.1)
 # Index anime in search when they are created or changed (off in the test session until a test
 # or the search_index fixture needs it).
 SEARCH_AUTO_INDEX = env_bool("SEARCH_AUTO_INDEX", True)
+# A first build (no index live yet) indexes the popular slice first (anime with at least this many
+# members, about 2,300 of the whole catalogue): it goes live first, then the whole
+# catalogue follows as the next generation. 0 builds the whole catalogue at once.
+SEARCH_POPULAR_SLICE_MEMBERS = env_int("SEARCH_POPULAR_SLICE_MEMBERS", 100_000, minimum=0)
 
 # The whole MyAnimeList catalogue by default (no member threshold: the anime people ask about are
 # mostly not the popular ones). Music videos, commercials, promotional videos and adult titles

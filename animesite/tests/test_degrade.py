@@ -240,3 +240,22 @@ def test_it_says_how_far_the_first_build_is_while_answering_from_the_database(
     assert body["degraded"] is True and body["index_building"] == 42 and notice in body["notice"]
     ready = client.get("/readyz", HTTP_AUTHORIZATION=f"Token {staff_token}").json()  # staff see the details
     assert ready["status"] == "starting" and ready["checks"]["qdrant"]["building"] == 42
+
+
+def test_the_search_page_says_only_the_popular_slice_is_searched_until_the_whole_catalogue_is(
+    client: Client, catalog, own_index
+) -> None:
+    from catalog.models import IndexBuild
+    from catalog.search.engine import engine
+    from catalog.search.index import POPULAR, index_base, index_build_claim, index_format, index_schema
+
+    with engine().building(index_base(), schema=index_schema(), format=index_format() + POPULAR):
+        pass
+    build = index_build_claim(triggered_by="test")
+    IndexBuild.objects.filter(pk=build.pk).update(done=build.total * 3 // 10)
+    notice = "Search covers the popular anime for now: the rest of the catalogue is being indexed (30% done)"
+    assert notice in client.get("/search/").content.decode()
+    IndexBuild.objects.filter(pk=build.pk).update(status=IndexBuild.Status.SUCCEEDED)
+    with engine().building(index_base(), schema=index_schema(), format=index_format()):
+        pass
+    assert "Search covers the popular anime" not in client.get("/search/").content.decode()

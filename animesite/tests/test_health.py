@@ -78,7 +78,14 @@ def test_it_is_ready_when_every_part_is_up(staff, db, built_index, model_file, s
         "checks": {
             "database": {"status": "up", "vendor": health.connection.vendor},
             "redis": {"status": "not configured"},
-            "qdrant": {"status": "up", "mode": "edge", "index": index_base(), "generation": built_index, "points": 0},
+            "qdrant": {
+                "status": "up",
+                "mode": "edge",
+                "index": index_base(),
+                "generation": built_index,
+                "points": 0,
+                "slice": "whole",
+            },
             "catalogue": {"status": "up", "anime": Anime.objects.count()},
             "model": {"status": "up", "run": model_file.pk},
         },
@@ -240,3 +247,34 @@ def test_it_reports_an_active_model_without_its_file_as_down(staff, db, own_qdra
         "run": model_file.pk,
         "error": "artifact file missing",
     }
+
+
+def test_it_reports_the_popular_slice_live_while_the_whole_catalogue_is_built(staff, db, own_qdrant, model_file):
+    """A first build's first step: the popular slice answers searches (ready), and /readyz says so
+    with the progress of the whole catalogue's build; once that is live, the slice is "whole"."""
+    from catalog.search.index import POPULAR, index_build_claim
+
+    with engine().building(index_base(), schema=index_schema(), format=index_format() + POPULAR) as collection:
+        popular = collection.generation
+    body = staff.get("/readyz").json()
+    assert body["checks"]["qdrant"] == {
+        "status": "up",
+        "mode": "edge",
+        "index": index_base(),
+        "generation": popular,
+        "points": 0,
+        "slice": "popular",
+        "detail": "popular slice live; the whole catalogue is not indexed yet",
+    }
+    build = index_build_claim()
+    build.done = build.total * 2 // 5
+    build.save()
+    qdrant = staff.get("/readyz").json()["checks"]["qdrant"]
+    assert (qdrant["status"], qdrant["slice"], qdrant["building"]) == ("up", "popular", 40)
+    assert qdrant["detail"] == "popular slice live; the whole catalogue being built: 40%"
+
+    with engine().building(index_base(), schema=index_schema(), format=index_format()) as collection:
+        whole = collection.generation
+    qdrant = staff.get("/readyz").json()["checks"]["qdrant"]
+    assert (qdrant["generation"], qdrant["slice"]) == (whole, "whole")
+    assert "building" not in qdrant and "detail" not in qdrant

@@ -19,7 +19,7 @@ from catalog.filters import AnimeCriteria
 from catalog.franchise import first_per_franchise
 from catalog.models import Anime
 from catalog.search.engine import EngineError, IndexMissing, engine
-from catalog.search.index import index_base, index_build_running
+from catalog.search.index import POPULAR, generation_slice, index_base, index_build_running
 from catalog.search.results import Candidate, SearchHit, SearchResults, criteria_queryset, results_assemble
 from catalog.search.understanding import QueryPlan
 
@@ -34,12 +34,22 @@ BUILDING_NOTICE = (
     "plain keyword search and may be less relevant."
 )
 
+POPULAR_NOTICE = (
+    "Search covers the popular anime for now: the rest of the catalogue is being indexed "
+    "({percent}% done) and joins the results when it is ready."
+)
+
 
 def index_notice() -> str:
-    """What the search page says before any query when the index cannot answer yet ("" when it can)."""
+    """What the search page says before any query when the index cannot answer yet, or answers
+    from the popular slice only ("" when the whole catalogue is live)."""
     try:
-        if engine().live(index_base()) is not None:
-            return ""
+        live = engine().live(index_base())
+        if live is not None:
+            if generation_slice(live.format) != POPULAR:
+                return ""
+            build = index_build_running()
+            return POPULAR_NOTICE.format(percent=build.percent if build is not None else 0)
     except EngineError:
         return DEGRADED_NOTICE
     build = index_build_running()

@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -37,6 +38,7 @@ from catalog.search.documents import (
 )
 from catalog.search.embeddings import Embedder, embed_documents_cached, get_embedder
 from catalog.search.engine import Collection, IndexMissing, Point, Schema, Sparse, VectorQuery, engine
+from catalog.search.engine.types import generation_parts
 from catalog.search.keywords import document_sparse
 from jobs.owners import owner_gone, owner_token
 
@@ -58,10 +60,10 @@ PAYLOAD_INDEXES: dict[str, str] = {
     "tags": "keyword",
     "adult": "integer",
 }
-# Bump when the keyword tokenizer, BM25 weighting or payload changes: every point is then rewritten
+# Bump when the keyword tokenizer, keyword text, BM25 weighting or payload changes: every point is then rewritten
 # on the next pass, and `build_index` builds a new generation (the dense vectors still come from the
 # embedding cache).
-INDEX_FORMAT = "bm25-crc32-v2"
+INDEX_FORMAT = "bm25-crc32-v3"  # v3: tags and studios in the keyword text
 # A build whose process stopped sending progress for this long is taken as dead.
 BUILD_STALE_AFTER = timedelta(seconds=120)
 PROGRESS_EVERY = 1.0  # seconds between progress writes of a build
@@ -178,6 +180,28 @@ def _stored_hashes(collection: Collection, ids: Sequence[int]) -> dict[int, str]
 
 def _catalogue_ids() -> list[int]:
     return list(Anime.objects.order_by("mal_id").values_list("mal_id", flat=True))
+
+
+# ---------------------------------------------------------------------------- slices
+
+POPULAR, WHOLE = "popular", "whole"
+# A generation of the popular slice only carries this after the format in its name, so it never
+# counts as up to date: the next `build_index` builds the whole catalogue.
+_SLICE_SUFFIX = {POPULAR: POPULAR, WHOLE: ""}
+
+
+def popular_slice_ids() -> list[int]:
+    """The anime of the popular slice (``SEARCH_POPULAR_SLICE_MEMBERS`` members or more)."""
+    threshold = settings.SEARCH_POPULAR_SLICE_MEMBERS
+    if threshold <= 0:
+        return []
+    queryset = Anime.objects.filter(members__gte=threshold).order_by("mal_id")
+    return list(queryset.values_list("mal_id", flat=True))
+
+
+def generation_slice(format: str) -> str:
+    """Which slice a live generation of this format holds: "popular" or "whole"."""
+    return POPULAR if format.endswith(POPULAR) and format != index_format() else WHOLE
 
 
 # ---------------------------------------------------------------------------- update the live index
@@ -305,9 +329,11 @@ def index_rebuild(
     build: IndexBuild | None = None,
     progress: Callable[[int], None] | None = None,
     use_cache: bool = True,
+    slice: str = WHOLE,
 ) -> IndexStats:
-    """Build a new generation of the whole catalogue beside the live one, switch searches over to
-    it atomically, remove old generations, then catch up with anime changed during the build.
+    """Build a new generation of the whole catalogue (or, with ``slice="popular"``, of the popular
+    slice) beside the live one, switch searches over to it atomically, remove old generations,
+    then catch up with anime changed during the build.
     ``build``: the claimed ``IndexBuild`` row that records progress and the outcome."""
     started = time.perf_counter()
     embedder = get_embedder()
@@ -315,10 +341,11 @@ def index_rebuild(
     stats = IndexStats()
     counter = _BuildProgress(build, progress)
     try:
-        ids = _catalogue_ids()
-        if build is not None and build.total != len(ids):
-            IndexBuild.objects.filter(pk=build.pk).update(total=len(ids))
-        with engine().building(base, schema=index_schema(embedder), format=index_format()) as collection:
+        ids = popular_slice_ids() if slice == POPULAR else _catalogue_ids()
+        if build is not None:
+            IndexBuild.objects.filter(pk=build.pk).update(total=len(ids), stats={"slice": slice})
+        generation_format = index_format() + _SLICE_SUFFIX[slice]
+        with engine().building(base, schema=index_schema(embedder), format=generation_format) as collection:
             for chunk, documents in _documents(ids):
                 mark = time.perf_counter()
                 collection.upsert(_points(documents, embedder, use_cache=use_cache))
@@ -328,8 +355,9 @@ def index_rebuild(
             stats.generation = collection.generation
         counter.flush()
         # Switched. Anime edited while the build ran were written to the previous generation:
-        # one idempotent pass puts them into this one.
-        catch_up = anime_index()
+        # one idempotent pass puts them into this one (for the popular slice, over the slice only:
+        # a full pass would add the rest of the catalogue to it).
+        catch_up = anime_index(ids if slice == POPULAR else None)
         stats.caught_up = catch_up.indexed + catch_up.deleted
     except BaseException as error:
         if build is not None:
@@ -349,6 +377,7 @@ def index_rebuild(
             finished_at=timezone.now(),
             heartbeat_at=timezone.now(),
             stats={
+                "slice": slice,
                 "indexed": stats.indexed,
                 "caught_up": stats.caught_up,
                 "seconds": round(stats.seconds, 2),
@@ -365,13 +394,29 @@ def index_needs_rebuild() -> bool:
 
 
 def index_update(
-    *, rebuild: bool = False, triggered_by: str = "command", progress: Callable[[int], None] | None = None
+    *,
+    rebuild: bool = False,
+    triggered_by: str = "command",
+    progress: Callable[[int], None] | None = None,
+    on_slice: Callable[[str, int, IndexStats | None], None] | None = None,
 ) -> IndexStats:
-    """What ``build_index`` does: a blue/green rebuild when asked, when nothing is live or when the
-    live generation's format is not this code's; otherwise an idempotent update of the live one.
-    Raises ``IndexBuildInProgress`` when a rebuild is needed and another is running."""
+    """What ``build_index`` does: a blue/green rebuild when asked, when nothing is live, when the
+    live generation holds the popular slice only or when its format is not this code's; otherwise
+    an idempotent update of the live one. With nothing live yet, the popular slice is built first
+    and goes live, then the whole catalogue as the next generation. ``on_slice(slice, total,
+    previous stats)`` is called before each step. Raises ``IndexBuildInProgress`` when a rebuild
+    is needed and another is running."""
     if rebuild or index_needs_rebuild():
+        popular = popular_slice_ids() if engine().live(index_base()) is None else []
         build = index_build_claim(triggered_by=triggered_by)
+        stats = None
+        if popular and len(popular) < Anime.objects.count():
+            if on_slice:
+                on_slice(POPULAR, len(popular), None)
+            stats = index_rebuild(build=build, progress=progress, slice=POPULAR)
+            build = index_build_claim(triggered_by=triggered_by)
+        if on_slice:
+            on_slice(WHOLE, Anime.objects.count(), stats)
         return index_rebuild(build=build, progress=progress)
     return anime_index(progress=progress)
 
@@ -396,7 +441,14 @@ def index_probe() -> dict[str, object]:
     with engine().reading(base) as collection:
         points = collection.count()
         collection.query([VectorQuery(DENSE, [1.0] + [0.0] * (embedder.dimension - 1))], limit=1)
-        return {"mode": engine().kind, "index": base, "generation": collection.generation, "points": points}
+        _, format, _ = generation_parts(collection.generation)
+        return {
+            "mode": engine().kind,
+            "index": base,
+            "generation": collection.generation,
+            "points": points,
+            "slice": generation_slice(format),
+        }
 
 
 def index_build_running(embedder: Embedder | None = None) -> IndexBuild | None:

@@ -10,7 +10,9 @@ from tqdm import tqdm
 from catalog.models import Anime
 from catalog.search.engine import EngineUnavailable, engine
 from catalog.search.index import (
+    POPULAR,
     IndexBuildInProgress,
+    IndexStats,
     index_base,
     index_build_running,
     index_needs_rebuild,
@@ -34,12 +36,52 @@ class TenthsProgress:
             self.write(f"Indexing: {self.done:,} / {self.total:,} anime ({tenth * 10}%)")
 
 
+class ProgressSteps:
+    """The progress of each step (popular slice, whole catalogue): a bar on a terminal, else a
+    line per tenth (make run's background log)."""
+
+    def __init__(self, command: BaseCommand, base: str, total: int) -> None:
+        self.command, self.base, self.total = command, base, total
+        self.bar: tqdm | None = None
+        self.forward: Callable[[int], None] | None = None
+
+    def next_slice(self, slice: str, total: int, previous: IndexStats | None) -> None:
+        write = self.command.stdout.write
+        if previous is not None:
+            write(
+                self.command.style.SUCCESS(
+                    f"popular slice live: indexed {previous.indexed:,} in {previous.seconds:.1f} s "
+                    f"(embedding {previous.embed_seconds:.1f} s); live generation {previous.generation}"
+                )
+            )
+        what = "the popular slice" if slice == POPULAR else "the whole catalogue"
+        write(f"Building a new generation of {self.base} ({engine().kind} engine) with {what}: {total:,} anime")
+        self.start(total)
+
+    def start(self, total: int) -> None:
+        self.close()
+        self.bar = tqdm(total=total, unit="anime", desc="Indexing", file=self.command.stderr._out, disable=None)
+        self.forward = self.bar.update if not self.bar.disable else TenthsProgress(total, self.command.stdout.write)
+
+    def __call__(self, count: int) -> None:
+        if self.forward is None:
+            self.start(self.total)
+        assert self.forward is not None
+        self.forward(count)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+        self.bar = self.forward = None
+
+
 class Command(BaseCommand):
     help = (
         "Bring the search index up to date. With no index yet, with --rebuild, or when the indexed "
         "text or format changed, a new generation is built beside the live one and searches switch "
-        "to it at once when it is complete (the site keeps serving meanwhile); otherwise the live "
-        "one is updated in place of changed anime only (embeddings come from the cache)."
+        "to it at once when it is complete (the site keeps serving meanwhile); with no index yet, the "
+        "popular slice (SEARCH_POPULAR_SLICE_MEMBERS) goes live first, then the whole catalogue. "
+        "Otherwise the live one is updated in place of changed anime only (embeddings come from the cache)."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -59,15 +101,15 @@ class Command(BaseCommand):
             rebuild = options["rebuild"] or index_needs_rebuild()
         except EngineUnavailable as error:
             raise CommandError(str(error)) from error
-        what = "Building a new generation of" if rebuild else "Updating"
-        self.stdout.write(f"{what} {base} ({engine().kind} engine): {total:,} anime")
-        with tqdm(total=total, unit="anime", desc="Indexing", file=self.stderr._out, disable=None) as bar:
-            # Without a terminal (make run's background log) the bar is off: a line per tenth instead.
-            progress = bar.update if not bar.disable else TenthsProgress(total, self.stdout.write)
-            try:
-                stats = index_update(rebuild=rebuild, progress=progress)
-            except (IndexBuildInProgress, EngineUnavailable) as error:
-                raise CommandError(str(error)) from error
+        if not rebuild:
+            self.stdout.write(f"Updating {base} ({engine().kind} engine): {total:,} anime")
+        steps = ProgressSteps(self, base, total)
+        try:
+            stats = index_update(rebuild=rebuild, progress=steps, on_slice=steps.next_slice)
+        except (IndexBuildInProgress, EngineUnavailable) as error:
+            raise CommandError(str(error)) from error
+        finally:
+            steps.close()
         if stats.missing:
             raise CommandError("No search index is live yet: run build_index without arguments first.")
         rate = stats.total / stats.seconds if stats.seconds else 0.0
@@ -77,6 +119,7 @@ class Command(BaseCommand):
         )
         if rebuild:
             line += f"; live generation {stats.generation}; caught up {stats.caught_up:,} changed meanwhile"
+            line = f"whole catalogue live: {line}"
         self.stdout.write(self.style.SUCCESS(line))
 
     def wait_for_other_build(self) -> None:

@@ -17,7 +17,7 @@ from django.core.management import CommandError, call_command
 from catalog.models import Anime, IndexBuild
 from catalog.search import embeddings
 from catalog.search.engine import engine, engine_reset
-from catalog.search.index import index_build_claim, index_count
+from catalog.search.index import generation_slice, index_build_claim, index_count, popular_slice_ids
 from catalog.search.service import search_anime
 from jobs.owners import owner_token
 
@@ -37,8 +37,12 @@ PROGRESS = [
     "Indexing: 19,712 / 21,842 anime (90%)",
     "Indexing: 21,842 / 21,842 anime (100%)",
 ]
+POPULAR_LIVE = re.compile(
+    r"popular slice live: indexed (?P<indexed>[\d,]+) in [\d.]+ s \(embedding [\d.]+ s\); "
+    r"live generation (?P<generation>\S+)"
+)
 SUMMARY = re.compile(
-    r"indexed (?P<indexed>[\d,]+), unchanged (?P<unchanged>[\d,]+), removed (?P<removed>[\d,]+) "
+    r"(?:whole catalogue live: )?indexed (?P<indexed>[\d,]+), unchanged (?P<unchanged>[\d,]+), removed (?P<removed>[\d,]+) "
     r"in [\d.]+ s \([\d,.]+ docs/s; embedding [\d.]+ s\)"
     r"(?:; live generation (?P<generation>\S+); caught up (?P<caught_up>[\d,]+) changed meanwhile)?"
 )
@@ -77,24 +81,93 @@ def no_embedding(monkeypatch) -> None:
     monkeypatch.setattr(embedder, "embed_documents", lambda texts: pytest.fail(f"embedded {len(texts)} texts"))
 
 
-def test_it_builds_a_first_generation_when_none_is_live(empty_index: str, no_embedding) -> None:
+def test_it_builds_the_popular_slice_first_then_the_whole_catalogue(empty_index: str, no_embedding) -> None:
+    """With no index live, the popular slice goes live first (a generation of its own), then the
+    whole catalogue as the next generation; each step shows its progress and has its build row."""
     assert Anime.objects.count() == CATALOGUE
     assert engine().live(empty_index) is None
+    popular = Anime.objects.filter(members__gte=100_000).count()
+    assert 2_000 < popular < 2_600
     lines = build_index()
-    assert lines[0] == f"Building a new generation of {empty_index} (edge engine): 21,842 anime"
-    assert lines[1:-1] == PROGRESS
+    assert (
+        lines[0]
+        == f"Building a new generation of {empty_index} (edge engine) with the popular slice: {popular:,} anime"
+    )
+    step = lines.index(
+        f"Building a new generation of {empty_index} (edge engine) with the whole catalogue: 21,842 anime"
+    )
+    assert lines[step - 2] == f"Indexing: {popular:,} / {popular:,} anime (100%)"
+    first = POPULAR_LIVE.fullmatch(lines[step - 1])
+    assert first, lines[step - 1]
+    assert first["indexed"] == f"{popular:,}"
+    assert lines[step + 1 : -1] == PROGRESS
     figures = summary(lines[-1])
-    live = engine().live(empty_index).name
-    assert figures == {"indexed": "21,842", "unchanged": "0", "removed": "0", "generation": live, "caught_up": "0"}
+    live = engine().live(empty_index)
+    assert figures == {"indexed": "21,842", "unchanged": "0", "removed": "0", "generation": live.name, "caught_up": "0"}
+    assert first["generation"] != live.name
+    assert generation_slice(live.format) == "whole"
     assert index_count() == CATALOGUE
-    build = IndexBuild.objects.get(index=empty_index)
-    assert (build.status, build.triggered_by, build.owner, build.generation) == (
+    slice_build, whole_build = IndexBuild.objects.filter(index=empty_index).order_by("pk")
+    assert (slice_build.status, slice_build.generation, slice_build.stats["slice"]) == (
+        IndexBuild.Status.SUCCEEDED,
+        first["generation"],
+        "popular",
+    )
+    assert (slice_build.done, slice_build.total, slice_build.stats["indexed"]) == (popular, popular, popular)
+    assert (whole_build.status, whole_build.triggered_by, whole_build.owner, whole_build.generation) == (
         IndexBuild.Status.SUCCEEDED,
         "command",
         owner_token(),
-        live,
+        live.name,
     )
-    assert (build.done, build.total) == (CATALOGUE, CATALOGUE)
+    assert (whole_build.done, whole_build.total, whole_build.stats["slice"]) == (CATALOGUE, CATALOGUE, "whole")
+
+
+def test_the_popular_slice_alone_is_live_between_the_two_steps(empty_index: str, no_embedding, monkeypatch) -> None:
+    """What searches see after the first step: the popular slice only, marked as such, and the next
+    ``build_index`` builds the whole catalogue (a slice never counts as up to date)."""
+    from catalog.search import index
+
+    seen: list[tuple[str, int, int]] = []
+    real_rebuild = index.index_rebuild
+
+    def rebuild_and_look(**kwargs):
+        stats = real_rebuild(**kwargs)
+        live = engine().live(empty_index)
+        seen.append((generation_slice(live.format), index_count(), index.index_needs_rebuild()))
+        return stats
+
+    monkeypatch.setattr(index, "index_rebuild", rebuild_and_look)
+    build_index()
+    popular = len(popular_slice_ids())
+    assert seen == [("popular", popular, True), ("whole", CATALOGUE, False)]
+
+
+def test_it_builds_the_whole_catalogue_at_once_without_a_popular_slice(
+    empty_index: str, no_embedding, settings
+) -> None:
+    settings.SEARCH_POPULAR_SLICE_MEMBERS = 0
+    lines = build_index()
+    assert (
+        lines[0] == f"Building a new generation of {empty_index} (edge engine) with the whole catalogue: 21,842 anime"
+    )
+    assert lines[1:-1] == PROGRESS
+    live = engine().live(empty_index)
+    assert summary(lines[-1])["generation"] == live.name
+    assert IndexBuild.objects.filter(index=empty_index).count() == 1
+
+
+def test_a_small_catalogue_goes_live_in_two_steps(empty_index: str, no_embedding, settings) -> None:
+    """The two steps at any threshold (a small slice here): the slice is the anime with at least
+    that many members, the rest joins in the second generation."""
+    settings.SEARCH_POPULAR_SLICE_MEMBERS = 1_500_000
+    expected = list(Anime.objects.filter(members__gte=1_500_000).order_by("mal_id").values_list("mal_id", flat=True))
+    assert 0 < len(expected) < 200
+    assert popular_slice_ids() == expected
+    lines = build_index()
+    assert lines[0].endswith(f"with the popular slice: {len(expected):,} anime")
+    assert any(POPULAR_LIVE.fullmatch(line) for line in lines)
+    assert index_count() == CATALOGUE
 
 
 def test_it_updates_only_the_anime_that_changed(own_search_index: str) -> None:
@@ -136,7 +209,9 @@ def test_it_updates_only_the_anime_that_changed(own_search_index: str) -> None:
 def test_it_builds_a_new_generation_on_request(own_search_index: str, no_embedding) -> None:
     before = engine().live(own_search_index).name
     lines = build_index("--rebuild")
-    assert lines[0] == f"Building a new generation of {own_search_index} (edge engine): 21,842 anime"
+    assert lines[0] == (
+        f"Building a new generation of {own_search_index} (edge engine) with the whole catalogue: 21,842 anime"
+    )
     assert lines[1:-1] == PROGRESS
     figures = summary(lines[-1])
     after = engine().live(own_search_index).name

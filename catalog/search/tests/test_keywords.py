@@ -56,3 +56,16 @@ def test_it_weighs_repeated_terms_with_bm25_saturation() -> None:
     weights = dict(zip(indices, values, strict=True))
     assert weights[token_id("titan")] > weights[token_id("wall")]
     assert weights[token_id("titan")] < 3 * weights[token_id("wall")]
+
+
+def test_the_keyword_text_holds_every_title_the_genres_tags_studios_and_synopsis(catalog) -> None:
+    from catalog.models import Anime
+    from catalog.search.documents import anime_keyword_text, clean_synopsis
+
+    anime = Anime.objects.prefetch_related("genres", "tags").get(mal_id=1535)
+    text = anime_keyword_text(anime)
+    tags = [t.name for t in anime.tags.all()]
+    assert tags and all(tag in text for tag in tags)
+    assert anime.studios == ["Madhouse"] and "Madhouse" in text
+    assert all(title in text for title in [anime.title, *anime.title_synonyms, *anime.title_other])
+    assert text.endswith(clean_synopsis(anime.synopsis))
