@@ -61,11 +61,15 @@ class AnimeInput:
     rating: str = ""
     duration: int | None = None  # minutes per episode
     season: str = ""
+    # MAL ids of the catalogue entries it directly follows (its prequel or parent story): a
+    # catalogue anime's from the relation graph, a user's from "sequel of".
+    follows: tuple[int, ...] = ()
 
     def as_dict(self) -> dict[str, object]:
         data = asdict(self)
         data["genres"] = list(self.genres)
         data["studios"] = list(self.studios)
+        data["follows"] = list(self.follows)
         return data
 
     @property
