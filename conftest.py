@@ -111,6 +111,7 @@ def _search_isolation(tmp_path_factory):
     settings.QDRANT_URL = ""
     settings.QDRANT_PATH = tmp_path_factory.mktemp("search-index")
     settings.SEARCH_AUTO_INDEX = False
+    settings.UPCOMING_AUTO_REFRESH = False  # a test refreshes the upcoming predictions when it means to
     settings.GEMINI_API_KEY = ""
     settings.GEMINI_BASE_URL = ""
     settings.EMBEDDING_BACKEND = "minilm"

@@ -286,6 +286,8 @@ SEARCH_GEMINI_TIMEOUT = env_float("SEARCH_GEMINI_TIMEOUT", 3.0, minimum=0.1)
 # Index anime in search when they are created or changed (off in the test session until a test
 # or the search_index fixture needs it).
 SEARCH_AUTO_INDEX = env_bool("SEARCH_AUTO_INDEX", True)
+# Predict the upcoming anime again after a training activates a run and after a crawl.
+UPCOMING_AUTO_REFRESH = env_bool("UPCOMING_AUTO_REFRESH", True)
 # A first build (no index live yet) indexes the popular slice first (anime with at least this many
 # members, about 2,300 of the whole catalogue): it goes live first, then the whole
 # catalogue follows as the next generation. 0 builds the whole catalogue at once.

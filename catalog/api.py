@@ -94,13 +94,18 @@ class AnimeFilterBackend(DjangoFilterBackend):
         if filterset is None:
             return queryset
         if not filterset.is_valid():
-            raise ValidationError(
-                {
-                    (api_settings.NON_FIELD_ERRORS_KEY if field == NON_FIELD_ERRORS else field): list(messages)
-                    for field, messages in filterset.errors.items()
-                }
-            )
+            raise filter_errors(filterset)
         return filterset.qs
+
+
+def filter_errors(filterset: Any) -> ValidationError:
+    """The 400 of a filter's bad parameters: the form's own messages, by field."""
+    return ValidationError(
+        {
+            (api_settings.NON_FIELD_ERRORS_KEY if field == NON_FIELD_ERRORS else field): list(messages)
+            for field, messages in filterset.errors.items()
+        }
+    )
 
 
 def _error_body(name: str, fields: list[str]) -> serializers.Serializer:

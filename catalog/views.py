@@ -76,8 +76,8 @@ def anime_list(request: HttpRequest) -> HttpResponse:
     context = {
         "filterset": filterset,
         "import_run": selectors.catalog_import_running(),
-        "error_list": _error_list(filterset.form) if not valid else [],
-        "field_errors": _field_errors(filterset.form),
+        "error_list": form_error_list(filterset.form) if not valid else [],
+        "field_errors": form_field_errors(filterset.form),
         "form": filterset.form,
         "valid": valid,
         "page": page,
@@ -130,7 +130,7 @@ def anime_detail(request: HttpRequest, mal_id: int) -> HttpResponse:
     return render(request, "catalog/anime_detail.html", context)
 
 
-def _error_list(form: forms.Form) -> list[tuple[str, list[str]]]:
+def form_error_list(form: forms.Form) -> list[tuple[str, list[str]]]:
     """Each invalid field's label with its messages, for the summary above the results."""
     return [
         (str(form.fields[name].label) if name in form.fields else "Filters", list(messages))
@@ -138,7 +138,7 @@ def _error_list(form: forms.Form) -> list[tuple[str, list[str]]]:
     ]
 
 
-def _field_errors(form: forms.Form) -> dict[str, dict[str, object]]:
+def form_field_errors(form: forms.Form) -> dict[str, dict[str, object]]:
     """Messages per field (empty for valid ones), keyed by field name, plus ``all`` for the form-wide ones."""
     entries: dict[str, dict[str, object]] = {
         name: {

@@ -25,7 +25,10 @@ from jobs.api import DENIED, DETAIL, StaffAction
 
 ERRORS = inline_serializer(
     name="EvaluateErrors",
-    fields={"synopsis": serializers.ListField(child=serializers.CharField(), required=False)},
+    fields={
+        name: serializers.ListField(child=serializers.CharField(), required=False)
+        for name in ("synopsis", "genres", "sequel_of")
+    },
 )
 
 

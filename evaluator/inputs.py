@@ -4,11 +4,14 @@ form, the API's body and the command's arguments, and documents the API's reques
 A synopsis of 30-5,000 characters after trimming (NUL removed), genres from the catalogue's
 vocabulary (case-insensitive, each at most once), type, source and age rating from the values the
 catalogue holds, studios by name, episodes, minutes per episode and year in range (the year up to
-five years ahead), a season. Every bad field gets its own message.
+five years ahead), a season, and the catalogue anime it is a sequel of (``sequel_of``: a MAL id;
+on the page also a title, resolved by the search's title matching). Every bad field gets its own
+message.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.utils import timezone
@@ -18,7 +21,7 @@ from rest_framework import serializers
 from rest_framework.fields import empty
 
 from evaluator.features import SEASONS, AnimeInput
-from evaluator.selectors import catalogue_choices
+from evaluator.selectors import catalogue_choices, sequel_candidate_get, sequel_candidates
 
 SYNOPSIS_MIN = 30
 SYNOPSIS_MAX = 5000
@@ -29,6 +32,8 @@ STUDIO_MAX_CHARS = 100
 YEAR_MIN = 1917
 YEARS_AHEAD = 5
 MAX_GENRES = 40
+SEQUEL_TITLE_MAX = 200
+MAL_ID_MAX = 2**31 - 1
 REQUIRED = "This field is required."
 
 
@@ -178,6 +183,74 @@ class SeasonField(_Optional):
         return data.strip().lower()
 
 
+@extend_schema_field(
+    {
+        "type": "integer",
+        "minimum": 1,
+        "maximum": MAL_ID_MAX,
+        "nullable": True,
+        "description": "MyAnimeList id of a catalogue anime.",
+    }
+)
+class SequelOfField(_Optional):
+    """The MAL id of the catalogue anime the input directly follows."""
+
+    def to_internal_value(self, data: Any) -> int:
+        wrong = "Must be the MyAnimeList id (a whole number) of a catalogue anime."
+        if isinstance(data, bool) or not isinstance(data, int | str):
+            raise serializers.ValidationError(wrong)
+        try:
+            mal_id = int(data.strip()) if isinstance(data, str) else data
+        except ValueError:
+            raise serializers.ValidationError(wrong) from None
+        if not 1 <= mal_id <= MAL_ID_MAX or sequel_candidate_get(mal_id) is None:
+            raise serializers.ValidationError(f"No anime with MyAnimeList id {str(mal_id)[:20]} in the catalogue.")
+        return mal_id
+
+
+# A suggestion's label, "Title (2011, TV)": the title before the facts in brackets.
+_LABEL = re.compile(r"^(?P<title>.*\S)\s*\([^()]*\)$")
+
+
+def sequel_title_resolve(text: str) -> int:
+    """The MAL id of the one catalogue anime ``text`` names (a title, or a suggestion's label):
+    the title it spells out exactly, or the only title it comes close to. Raises a
+    ``ValidationError`` naming the candidates when none or several fit."""
+    candidates = sequel_candidates(text)
+    wanted = text.strip().lower()
+    labelled = _LABEL.match(text.strip())
+    if labelled:  # a suggestion's label typed or kept as it was shown
+        chosen = [c for c in sequel_candidates(labelled["title"]) if c.label.lower() == wanted]
+        if len(chosen) == 1:
+            return chosen[0].mal_id
+    exact = [c for c in candidates if c.exact]
+    if len(exact) == 1:
+        return exact[0].mal_id
+    if len(candidates) == 1:
+        return candidates[0].mal_id
+    shown = text.strip()[:60]
+    if not candidates:
+        raise serializers.ValidationError(f"No anime in the catalogue has a title like {shown!r}.")
+    several = exact or candidates
+    names = "; ".join(c.label for c in several[:5])
+    raise serializers.ValidationError(
+        f"{shown!r} fits several anime: {names}. Type the full title, or pick one of the suggestions."
+    )
+
+
+@extend_schema_field({"type": "string", "maxLength": SEQUEL_TITLE_MAX})
+class SequelTitleField(_Optional):
+    """The page's "sequel of" typed as a title (without JavaScript, or before a suggestion is
+    picked): resolved to one catalogue anime's MAL id."""
+
+    def to_internal_value(self, data: Any) -> int:
+        if not isinstance(data, str):
+            raise serializers.ValidationError("Must be text.")
+        if len(data.strip()) > SEQUEL_TITLE_MAX:
+            raise serializers.ValidationError(f"Keep it under {SEQUEL_TITLE_MAX} characters.")
+        return sequel_title_resolve(data)
+
+
 class EvaluateInputSerializer(serializers.Serializer):
     synopsis = SynopsisField(help_text=f"Plot synopsis, {SYNOPSIS_MIN}-{SYNOPSIS_MAX:,} characters after trimming.")
     genres = GenreNamesField(
@@ -195,6 +268,18 @@ class EvaluateInputSerializer(serializers.Serializer):
     rating = CatalogueValueField("rating", required=False, help_text="Age rating, e.g. PG-13 - Teens 13 or older.")
     duration = DurationField(required=False, help_text="Minutes per episode.")
     season = SeasonField(required=False, help_text="Season it starts airing: winter, spring, summer or fall.")
+    sequel_of = SequelOfField(
+        required=False,
+        help_text="The MyAnimeList id of the catalogue anime it directly follows (its prequel or parent story); "
+        "the franchise's record is one of the model's inputs. Find an id by title with /api/search/?q=<title>.",
+    )
+    # The page's title box; the API takes the id only (dropped below unless context["titles"]).
+    sequel_of_title = SequelTitleField(required=False)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if not self.context.get("titles"):
+            self.fields.pop("sequel_of_title")
 
 
 class EvaluationInputError(Exception):
@@ -205,15 +290,23 @@ class EvaluationInputError(Exception):
         self.errors = errors
 
 
-def evaluation_input_clean(data: Any) -> AnimeInput:
+def evaluation_input_clean(data: Any, *, titles: bool = False) -> AnimeInput:
     """Validate raw input (form, JSON or command line) with ``EvaluateInputSerializer``. Raises
-    ``EvaluationInputError`` naming every bad field."""
+    ``EvaluationInputError`` naming every bad field. ``titles`` (the page): "sequel of" may come
+    as ``sequel_of_title``, a title resolved to one anime, when no ``sequel_of`` id was picked;
+    its messages are the ``sequel_of`` field's."""
     if not isinstance(data, dict):
         raise EvaluationInputError({"non_field_errors": ["Send a JSON object."]})
-    serializer = EvaluateInputSerializer(data=data)
+    if titles and data.get("sequel_of") not in (None, ""):
+        data = {k: v for k, v in data.items() if k != "sequel_of_title"}  # the picked suggestion wins
+    serializer = EvaluateInputSerializer(data=data, context={"titles": titles})
     if not serializer.is_valid():
-        raise EvaluationInputError({name: [str(m) for m in messages] for name, messages in serializer.errors.items()})
+        errors = {name: [str(m) for m in messages] for name, messages in serializer.errors.items()}
+        if "sequel_of_title" in errors:
+            errors.setdefault("sequel_of", []).extend(errors.pop("sequel_of_title"))
+        raise EvaluationInputError(errors)
     values = serializer.validated_data
+    sequel_of = values.get("sequel_of") or values.get("sequel_of_title")
     return AnimeInput(
         synopsis=values["synopsis"],
         genres=tuple(values.get("genres", ())),
@@ -225,4 +318,5 @@ def evaluation_input_clean(data: Any) -> AnimeInput:
         rating=values.get("rating", ""),
         duration=values.get("duration"),
         season=values.get("season", ""),
+        follows=(sequel_of,) if sequel_of else (),
     )

@@ -7,7 +7,16 @@ import uuid
 from django.db import models
 from django.urls import reverse
 
+from catalog.models import Anime
 from catalog.tiers import Tier
+
+
+def tier_set_text(tier_set: list[str]) -> str:
+    """ "Worthwhile or Top-tier" (best last, as people say it)."""
+    labels = [Tier(t).label for t in reversed(tier_set)]
+    if not labels:
+        return ""
+    return labels[0] if len(labels) == 1 else f"{', '.join(labels[:-1])} or {labels[-1]}"
 
 
 class TrainingRunQuerySet(models.QuerySet):
@@ -127,6 +136,14 @@ class Evaluation(models.Model):
     rating = models.CharField(max_length=64, blank=True)
     duration = models.PositiveSmallIntegerField(null=True, blank=True, help_text="Minutes per episode.")
     season = models.CharField(max_length=16, blank=True)
+    sequel_of = models.ForeignKey(
+        Anime,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text='The catalogue anime it directly follows (the input\'s "sequel of").',
+    )
     tier_set = models.JSONField(
         default=list, blank=True, help_text="Tier values, best first: the conformal set at tier_set_level."
     )
@@ -161,11 +178,7 @@ class Evaluation(models.Model):
 
     @property
     def tier_set_text(self) -> str:
-        """ "Worthwhile or Top-tier" (best last, as people say it)."""
-        labels = list(reversed(self.tier_set_labels))
-        if not labels:
-            return ""
-        return labels[0] if len(labels) == 1 else f"{', '.join(labels[:-1])} or {labels[-1]}"
+        return tier_set_text(self.tier_set)
 
     @property
     def reasons_up(self) -> list[dict[str, object]]:
@@ -178,3 +191,80 @@ class Evaluation(models.Model):
     @property
     def comment_final(self) -> bool:
         return self.comment_status == CommentStatus.FINAL
+
+
+# Seasons in airing order; an unknown season sorts after the year's known ones, an unknown year last.
+SEASON_ORDER = ("winter", "spring", "summer", "fall")
+UNKNOWN_SEASON = len(SEASON_ORDER)
+UNKNOWN_YEAR = 9999
+
+
+def season_key(year: int | None, season: str) -> int:
+    """One sortable number per (year, season): 2026 winter 20260, 2026 fall 20263, 2026 with no
+    season 20264, no year 99994."""
+    rank = SEASON_ORDER.index(season) if season in SEASON_ORDER else UNKNOWN_SEASON
+    return (year or UNKNOWN_YEAR) * 10 + rank
+
+
+class UpcomingPredictionQuerySet(models.QuerySet):
+    def of_run(self, run: TrainingRun | None) -> UpcomingPredictionQuerySet:
+        return self.filter(run=run) if run is not None else self.none()
+
+    def soonest_first(self) -> UpcomingPredictionQuerySet:
+        return self.order_by("season_key", models.F("predicted_score").desc(), "anime_id")
+
+
+class UpcomingPrediction(models.Model):
+    """What the active model predicts for one catalogue anime that has no score yet (not yet aired,
+    or airing without a score). Written by ``evaluator.upcoming.services.upcoming_refresh``; the
+    upcoming pages and API only read this table."""
+
+    anime = models.ForeignKey(Anime, on_delete=models.CASCADE, related_name="upcoming_predictions")
+    run = models.ForeignKey(TrainingRun, on_delete=models.CASCADE, related_name="upcoming_predictions")
+    season_key = models.PositiveIntegerField(db_index=True, help_text="year*10 + season (0-3; 4: not known).")
+    tier = models.CharField(max_length=16, choices=Tier.choices)
+    tier_set = models.JSONField(default=list, help_text="Tier values, best first: the conformal set at tier_set_level.")
+    tier_set_level = models.FloatField()
+    probabilities = models.JSONField(default=dict, help_text="Tier value -> probability.")
+    predicted_score = models.FloatField()
+    reasons = models.JSONField(default=list, help_text="The inputs that moved the predicted score most.")
+    computed_at = models.DateTimeField()
+
+    objects = UpcomingPredictionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ("season_key", "-predicted_score", "anime_id")
+        constraints = [models.UniqueConstraint(fields=("run", "anime"), name="evaluator_upcoming_once_per_run")]
+        indexes = [models.Index(fields=("run", "season_key", "predicted_score"), name="evaluator_upcoming_order")]
+
+    def __str__(self) -> str:
+        return f"{self.anime_id}: {self.tier} ({self.predicted_score:.2f}, run {self.run_id})"
+
+    @property
+    def year(self) -> int | None:
+        year = self.season_key // 10
+        return None if year == UNKNOWN_YEAR else year
+
+    @property
+    def season(self) -> str:
+        rank = self.season_key % 10
+        return SEASON_ORDER[rank] if rank < UNKNOWN_SEASON else ""
+
+    @property
+    def season_label(self) -> str:
+        """ "Winter 2027", "2027 (season not announced)", "Date not announced"."""
+        if self.year is None:
+            return "Date not announced"
+        return f"{self.season.capitalize()} {self.year}" if self.season else f"{self.year} (season not announced)"
+
+    @property
+    def tier_set_text(self) -> str:
+        return tier_set_text(self.tier_set)
+
+    @property
+    def reasons_up(self) -> list[dict[str, object]]:
+        return [r for r in self.reasons if r["effect"] >= 0.005][:3]
+
+    @property
+    def reasons_down(self) -> list[dict[str, object]]:
+        return [r for r in self.reasons if r["effect"] <= -0.005][:3]

@@ -181,8 +181,11 @@ class Predictor:
             groups.append(("neighbours", label, columns["neighbours"]))
         return groups
 
-    def predict(self, item: AnimeInput, *, level: float = LEVEL) -> Prediction:
-        embedding = embed_inputs([item], self.spec, cached=False)
+    def predict(self, item: AnimeInput, *, level: float = LEVEL, embedding: np.ndarray | None = None) -> Prediction:
+        """``embedding``: the input's text embedding (one row) when the caller has it already
+        (catalogue anime embedded in a batch through the cache, ``upcoming_refresh``)."""
+        if embedding is None:
+            embedding = embed_inputs([item], self.spec, cached=False)
         X = self.design(item, embedding)
         # Row 0 is the input; each further row puts one input at the training average, so the
         # difference of the predicted scores is that input's effect according to the model.

@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 
 from catalog.models import Anime, Genre
+from catalog.search.titles import title_index
 from evaluator.models import Evaluation, TrainingRun
 from evaluator.training import BASELINES, FAMILIES, LEVEL
 from jobs.owners import owner_gone
@@ -29,7 +30,7 @@ def training_runs_history() -> QuerySet[TrainingRun]:
 def evaluation_get(pk: object) -> Evaluation | None:
     """The evaluation with this id; None for an unknown or malformed one."""
     try:
-        return Evaluation.objects.select_related("run").filter(pk=pk).first()
+        return Evaluation.objects.select_related("run", "sequel_of").filter(pk=pk).first()
     except (ValueError, ValidationError):  # not a UUID
         return None
 
@@ -127,3 +128,47 @@ def run_summary(run: TrainingRun) -> dict[str, object]:
         "baseline": run.baseline,
         "confusion_matrix": run.confusion_matrix,
     }
+
+
+# ---------------------------------------------------------------------------- sequel of
+
+
+SEQUEL_SUGGESTIONS = 8
+
+
+@dataclass(frozen=True)
+class SequelCandidate:
+    """A catalogue anime an input may follow, as a picker shows it."""
+
+    mal_id: int
+    title: str
+    year: int | None
+    type: str
+    exact: bool = False
+
+    @property
+    def label(self) -> str:
+        facts = ", ".join(str(f) for f in (self.year, self.type) if f)
+        return f"{self.title} ({facts})" if facts else self.title
+
+
+def sequel_candidates(query: str, *, limit: int = SEQUEL_SUGGESTIONS) -> list[SequelCandidate]:
+    """The catalogue anime whose titles ``query`` names, best first: the search's title matching
+    (every title and synonym, small typos forgiven), bounded to ``limit`` rows. Adult titles are
+    left out, as everywhere a visitor did not ask for them."""
+    query = query.strip()[:200]
+    if not query:
+        return []
+    matches = title_index().match(query, limit=limit * 2)
+    rows = Anime.objects.for_everyone().only("mal_id", "title", "year", "type").in_bulk([m.mal_id for m in matches])
+    out = [
+        SequelCandidate(m.mal_id, rows[m.mal_id].title, rows[m.mal_id].year, rows[m.mal_id].type, m.exact)
+        for m in matches
+        if m.mal_id in rows
+    ]
+    return out[:limit]
+
+
+def sequel_candidate_get(mal_id: int) -> SequelCandidate | None:
+    anime = Anime.objects.only("mal_id", "title", "year", "type").filter(mal_id=mal_id).first()
+    return None if anime is None else SequelCandidate(anime.mal_id, anime.title, anime.year, anime.type, True)

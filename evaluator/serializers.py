@@ -42,6 +42,12 @@ class EvaluationReasonSerializer(serializers.Serializer):
     )
 
 
+class SequelOfSerializer(serializers.Serializer):
+    mal_id = serializers.IntegerField()
+    title = serializers.CharField()
+    url = serializers.CharField(help_text="Detail page.")
+
+
 class EvaluationSerializer(serializers.Serializer):
     id = serializers.UUIDField()
     url = serializers.CharField(help_text="The result page.")
@@ -57,6 +63,7 @@ class EvaluationSerializer(serializers.Serializer):
         many=True, help_text="The inputs that moved the predicted score most, strongest first."
     )
     neighbours = NeighbourSerializer(many=True)
+    sequel_of = SequelOfSerializer(allow_null=True, help_text="The catalogue anime it follows, when one was given.")
     genre_effects = serializers.DictField(
         child=serializers.FloatField(), help_text="Each given genre's effect on the predicted score."
     )
@@ -103,6 +110,15 @@ def evaluation_data(evaluation: Evaluation, request: Any = None) -> dict[str, An
             }
             for n in evaluation.neighbours
         ],
+        "sequel_of": (
+            {
+                "mal_id": evaluation.sequel_of.mal_id,
+                "title": evaluation.sequel_of.display_title,
+                "url": absolute(evaluation.sequel_of.get_absolute_url()),
+            }
+            if evaluation.sequel_of
+            else None
+        ),
         "genre_effects": evaluation.genre_effects,
         "comment": evaluation.comment,
         "comment_source": evaluation.comment_source,
@@ -119,6 +135,7 @@ def evaluation_data(evaluation: Evaluation, request: Any = None) -> dict[str, An
             "rating": evaluation.rating,
             "duration": evaluation.duration,
             "season": evaluation.season,
+            "sequel_of": evaluation.sequel_of_id,
         },
         "created_at": evaluation.created_at,
     }

@@ -31,6 +31,7 @@ from evaluator.models import CommentStatus, Evaluation, TrainingRun
 from evaluator.predictor import ArtifactUnreadable, Predictor, predictor_for
 from evaluator.selectors import training_run_running
 from evaluator.training import BASELINES, INNER_FOLDS, SELECTION_KEYS, TrainingOutcome, calibration_bins, train
+from evaluator.upcoming.services import upcoming_refresh_dispatch
 from jobs.owners import owner_gone, owner_token
 from jobs.services import task_dispatch
 
@@ -108,11 +109,11 @@ def evidence_of(evaluation: Evaluation) -> Evidence:
     )
 
 
-def evaluation_create(*, data: Mapping[str, object]) -> EvaluationResult:
+def evaluation_create(*, data: Mapping[str, object], titles: bool = False) -> EvaluationResult:
     """Validate, predict with the active run, store with the offline comment, and (Gemini
     backend) queue the Gemini comment. The same input under the same run returns the stored
-    evaluation."""
-    item = evaluation_input_clean(data)
+    evaluation. ``titles``: the page's "sequel of" may be a title (``evaluation_input_clean``)."""
+    item = evaluation_input_clean(data, titles=titles)
     run = TrainingRun.objects.active()
     if run is None:
         raise ModelUnavailable(model_unavailable_reason())
@@ -145,6 +146,7 @@ def evaluation_create(*, data: Mapping[str, object]) -> EvaluationResult:
         rating=item.rating,
         duration=item.duration,
         season=item.season,
+        sequel_of_id=item.follows[0] if item.follows else None,
         tier=prediction.tier,
         probabilities=prediction.probabilities,
         predicted_score=prediction.predicted_score,
@@ -398,6 +400,8 @@ def training_run_activate(*, run: TrainingRun) -> TrainingRun:
     with transaction.atomic():
         TrainingRun.objects.select_for_update().filter(is_active=True).exclude(pk=run.pk).update(is_active=False)
         TrainingRun.objects.filter(pk=run.pk).update(is_active=True, activated_at=timezone.now())
+        # The upcoming anime's predictions follow the model in force (once this is committed).
+        transaction.on_commit(upcoming_refresh_dispatch)
     run.refresh_from_db()
     return run
 

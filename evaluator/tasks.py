@@ -14,6 +14,7 @@ from evaluator.services import (
     training_run_execute,
     training_run_start,
 )
+from evaluator.upcoming.services import upcoming_refresh as upcoming_refresh_service
 from jobs.services import BackgroundTask
 
 logger = logging.getLogger(__name__)
@@ -45,3 +46,11 @@ def retrain_scheduled() -> int | None:
         logger.info("Scheduled retrain skipped: %s", refused)
         return None
     return run.pk
+
+
+@shared_task(name="evaluator.tasks.upcoming_refresh", ignore_result=True, time_limit=1800, soft_time_limit=1740)
+def upcoming_refresh() -> int:
+    """Predict the upcoming anime with the active model (after a training, after a crawl). A
+    plain task: without a broker it runs where it was asked for, the training's thread or the
+    crawl command's process, both already off any request."""
+    return upcoming_refresh_service().predicted

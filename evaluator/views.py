@@ -15,9 +15,28 @@ from evaluator import charts, services
 from evaluator.features import SEASONS
 from evaluator.inputs import SYNOPSIS_MAX, SYNOPSIS_MIN, EvaluationInputError, year_max
 from evaluator.models import Evaluation, TrainingRun
-from evaluator.selectors import catalogue_choices, evaluation_get, training_runs_history
+from evaluator.selectors import (
+    SequelCandidate,
+    catalogue_choices,
+    evaluation_get,
+    sequel_candidate_get,
+    sequel_candidates,
+    training_runs_history,
+)
 
-FIELDS = ("synopsis", "type", "source", "episodes", "year", "studios", "rating", "duration", "season")
+FIELDS = (
+    "synopsis",
+    "type",
+    "source",
+    "episodes",
+    "year",
+    "studios",
+    "rating",
+    "duration",
+    "season",
+    "sequel_of",
+    "sequel_of_title",
+)
 
 
 def _form_values(request: HttpRequest) -> dict[str, object]:
@@ -26,10 +45,19 @@ def _form_values(request: HttpRequest) -> dict[str, object]:
     return values
 
 
+def _sequel_chosen(values: dict[str, object]) -> list[SequelCandidate]:
+    """The picked "sequel of" suggestion, shown again (ticked) when the form comes back."""
+    raw = str(values.get("sequel_of") or "").strip()
+    chosen = sequel_candidate_get(int(raw)) if raw.isdigit() and len(raw) < 10 else None
+    return [chosen] if chosen else []
+
+
 def _form_context(values: dict[str, object] | None = None, errors: dict[str, list[str]] | None = None) -> dict:
     choices = catalogue_choices()
+    values = values or {"genres": []}
     return {
-        "values": values or {"genres": []},
+        "values": values,
+        "suggestions": _sequel_chosen(values),
         "errors": errors or {},
         "choices": choices,
         "synopsis_min": SYNOPSIS_MIN,
@@ -67,7 +95,7 @@ def evaluate(request: HttpRequest) -> HttpResponse:
     values = _form_values(request)
     errors: dict[str, list[str]] = {}
     try:
-        result = services.evaluation_create(data=values)
+        result = services.evaluation_create(data=values, titles=True)
     except EvaluationInputError as error:
         errors = error.errors
     except services.ModelUnavailable as error:
@@ -103,9 +131,20 @@ def evaluation_result(request: HttpRequest, pk: str) -> HttpResponse:
         "rating": evaluation.rating,
         "duration": evaluation.duration or "",
         "season": evaluation.season,
+        "sequel_of": evaluation.sequel_of_id or "",
+        "sequel_of_title": evaluation.sequel_of.title if evaluation.sequel_of else "",
     }
     context = {**_form_context(values), **result_context(evaluation), "show_result": True}
     return render(request, "evaluator/evaluate.html", context)
+
+
+@require_GET
+def sequel_suggestions(request: HttpRequest) -> HttpResponse:
+    """The "sequel of" suggestions for what is typed so far (the title box's HTMX partial): a few
+    catalogue anime to pick, as radio buttons named ``sequel_of``."""
+    query = request.GET.get("sequel_of_title", "")
+    context = {"suggestions": sequel_candidates(query), "values": {"sequel_of": ""}, "query": query.strip()}
+    return render(request, "evaluator/evaluate.html#sequel-suggestions", context)
 
 
 @require_GET

@@ -29,6 +29,14 @@
     (root || document).querySelectorAll("textarea[data-counter]").forEach(attach);
   }
 
+  // "Sequel of": a picked suggestion's label goes into the title box (the radio carries the id).
+  document.addEventListener("change", function (event) {
+    var radio = event.target;
+    if (!radio.matches || !radio.matches("input[type=radio][name=sequel_of]")) return;
+    var box = document.getElementById("id_sequel_of_title");
+    if (box && radio.parentElement) box.value = radio.parentElement.textContent.trim();
+  });
+
   document.addEventListener("DOMContentLoaded", function () { scan(document); });
   // htmx swaps a fresh form in after a validation error.
   document.addEventListener("htmx:load", function (event) { scan(event.target); });

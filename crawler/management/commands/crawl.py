@@ -16,6 +16,7 @@ from catalog.services import tier_distribution, tier_thresholds_recompute
 from crawler.extensions import skipped_by_reason
 from crawler.selectors import stale_skip_ids
 from crawler.services import SPIDERS, CrawlLock
+from evaluator.upcoming.services import upcoming_refresh_dispatch
 
 
 def _ids(value: str) -> list[int]:
@@ -104,6 +105,8 @@ class Command(BaseCommand):
         finally:
             lock.release()
         self.summarise(stats)
+        # New and changed anime may be upcoming ones: their predictions are made again.
+        upcoming_refresh_dispatch()
 
     def run_spider(
         self,
