@@ -330,6 +330,23 @@ def trained(catalog_snapshot, django_db_blocker) -> dict[str, object]:
     return {"run": fields, "cache": cache_rows}
 
 
+@pytest.fixture(scope="session")
+def upcoming_embedded(trained, django_db_blocker) -> None:
+    """The upcoming anime's synopses embedded into the cache once per session (committed, so each
+    test's refresh reads them instead of embedding them again) and kept in the cache file."""
+    from catalog.models import EmbeddingCache
+    from evaluator.dataset import anime_input
+    from evaluator.features import FeatureSpec, embed_inputs
+    from evaluator.upcoming.selectors import upcoming_anime
+
+    with django_db_blocker.unblock():
+        spec = FeatureSpec(genres=(), types=(), sources=(), text_variant=trained["run"]["text_variant"])
+        embed_inputs([anime_input(a) for a in upcoming_anime()], spec, cached=True)
+        _embedding_cache_file_write(
+            list(EmbeddingCache.objects.values_list("backend", "model", "dimension", "text_sha256", "vector"))
+        )
+
+
 @pytest.fixture
 def active_run(catalog, trained):
     """The session's trained run, active (``db`` tests)."""

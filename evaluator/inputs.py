@@ -20,6 +20,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.fields import empty
 
+from catalog.search.titles import title_tokens
 from evaluator.features import SEASONS, AnimeInput
 from evaluator.selectors import catalogue_choices, sequel_candidate_get, sequel_candidates
 
@@ -224,8 +225,12 @@ def sequel_title_resolve(text: str) -> int:
         if len(chosen) == 1:
             return chosen[0].mal_id
     exact = [c for c in candidates if c.exact]
-    if len(exact) == 1:
-        return exact[0].mal_id
+    # Spelt out as several anime's titles or synonyms: the one whose main title it is ("Naruto",
+    # "Hunter x Hunter": the 2011 series is "Hunter x Hunter (2011)").
+    main = [c for c in exact if title_tokens(c.title) == title_tokens(text)]
+    for fits in (exact, main):
+        if len(fits) == 1:
+            return fits[0].mal_id
     if len(candidates) == 1:
         return candidates[0].mal_id
     shown = text.strip()[:60]
