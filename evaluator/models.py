@@ -199,9 +199,15 @@ UNKNOWN_SEASON = len(SEASON_ORDER)
 UNKNOWN_YEAR = 9999
 
 
-def season_key(year: int | None, season: str) -> int:
-    """One sortable number per (year, season): 2026 winter 20260, 2026 fall 20263, 2026 with no
-    season 20264, no year 99994."""
+# Anime already airing (without a score yet) come first, as one group: some started years ago.
+AIRING_NOW = 0
+
+
+def season_key(year: int | None, season: str, *, airing: bool = False) -> int:
+    """One sortable number per (year, season): airing now 0, 2026 winter 20260, 2026 fall 20263,
+    2026 with no season 20264, no year 99994."""
+    if airing:
+        return AIRING_NOW
     rank = SEASON_ORDER.index(season) if season in SEASON_ORDER else UNKNOWN_SEASON
     return (year or UNKNOWN_YEAR) * 10 + rank
 
@@ -221,7 +227,9 @@ class UpcomingPrediction(models.Model):
 
     anime = models.ForeignKey(Anime, on_delete=models.CASCADE, related_name="upcoming_predictions")
     run = models.ForeignKey(TrainingRun, on_delete=models.CASCADE, related_name="upcoming_predictions")
-    season_key = models.PositiveIntegerField(db_index=True, help_text="year*10 + season (0-3; 4: not known).")
+    season_key = models.PositiveIntegerField(
+        db_index=True, help_text="0: airing now; else year*10 + season (0-3; 4: not known)."
+    )
     tier = models.CharField(max_length=16, choices=Tier.choices)
     tier_set = models.JSONField(default=list, help_text="Tier values, best first: the conformal set at tier_set_level.")
     tier_set_level = models.FloatField()
@@ -241,9 +249,13 @@ class UpcomingPrediction(models.Model):
         return f"{self.anime_id}: {self.tier} ({self.predicted_score:.2f}, run {self.run_id})"
 
     @property
+    def airing(self) -> bool:
+        return self.season_key == AIRING_NOW
+
+    @property
     def year(self) -> int | None:
         year = self.season_key // 10
-        return None if year == UNKNOWN_YEAR else year
+        return None if year in (UNKNOWN_YEAR, AIRING_NOW) else year
 
     @property
     def season(self) -> str:
@@ -252,7 +264,9 @@ class UpcomingPrediction(models.Model):
 
     @property
     def season_label(self) -> str:
-        """ "Winter 2027", "2027 (season not announced)", "Date not announced"."""
+        """ "Airing now, no score yet", "Winter 2027", "2027 (season not announced)", "Date not announced"."""
+        if self.airing:
+            return "Airing now, no score yet"
         if self.year is None:
             return "Date not announced"
         return f"{self.season.capitalize()} {self.year}" if self.season else f"{self.year} (season not announced)"

@@ -55,7 +55,10 @@ def test_it_predicts_every_anime_with_no_score_yet_with_the_active_model(active_
     assert row.tier == prediction.tier and row.tier_set == prediction.tier_set
     assert row.predicted_score == pytest.approx(prediction.predicted_score, abs=0.011)
     assert [r["key"] for r in row.reasons] == [r.key for r in prediction.reasons]
-    assert row.season_key == season_key(row.anime.year, row.anime.season)
+    airing = row.anime.status == Anime.Status.AIRING
+    assert row.season_key == season_key(row.anime.year, row.anime.season, airing=airing)
+    assert row.season_label == "Airing now, no score yet" if airing else row.season_label != ""
+    assert rows.filter(season_key=0).count() == upcoming_anime().filter(status=Anime.Status.AIRING).count() > 0
 
     again = upcoming_refresh()  # replaces, never adds
     assert again.removed == len(expected) and UpcomingPrediction.objects.count() == len(expected)
@@ -117,7 +120,13 @@ def test_the_page_and_the_api_filter_alike(client, refreshed):
     row = UpcomingPrediction.objects.get(anime_id=first["anime"]["mal_id"])
     assert first["tier"] == row.tier and first["predicted_score"] == row.predicted_score
     assert first["tier_set"] == {"tiers": row.tier_set, "text": row.tier_set_text, "level": row.tier_set_level}
-    assert first["season"] == {"year": row.year, "season": row.season, "label": row.season_label}
+    assert first["season"] == {
+        "airing": row.airing,
+        "year": row.year,
+        "season": row.season,
+        "label": row.season_label,
+    }
+    assert (first["anime"]["year"], first["anime"]["season"]) == (row.anime.year, row.anime.season)
     assert first["reasons"] == row.reasons and first["run_id"] == refreshed.pk
 
     page = client.get("/upcoming/?genre=action&type=tv", headers={"HX-Request": "true"})

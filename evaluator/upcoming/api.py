@@ -49,13 +49,18 @@ class UpcomingAnimeSerializer(serializers.Serializer):
     type = serializers.CharField(allow_blank=True)
     status = serializers.CharField(allow_blank=True, help_text="Not yet aired, or Currently Airing.")
     episodes = serializers.IntegerField(allow_null=True)
+    year = serializers.IntegerField(allow_null=True, help_text="The year it starts (or started) airing.")
+    season = serializers.CharField(allow_blank=True)
     image_url = serializers.CharField(allow_blank=True)
     url = serializers.CharField(help_text="Detail page.")
     api_url = serializers.CharField()
 
 
 class UpcomingSeasonSerializer(serializers.Serializer):
-    year = serializers.IntegerField(allow_null=True)
+    """The group it is listed in: airing now (whenever it started), or the season it starts."""
+
+    airing = serializers.BooleanField(help_text="Airing already, without a score yet.")
+    year = serializers.IntegerField(allow_null=True, help_text="Null: airing now, or no date announced.")
     season = serializers.CharField(allow_blank=True, help_text="winter, spring, summer, fall; empty: not announced.")
     label = serializers.CharField()
 
@@ -95,11 +100,13 @@ def prediction_data(p: UpcomingPrediction, request: Request) -> dict[str, Any]:
             "type": anime.type,
             "status": anime.status,
             "episodes": anime.episodes,
+            "year": anime.year,
+            "season": anime.season,
             "image_url": anime.image_url,
             "url": request.build_absolute_uri(anime.get_absolute_url()),
             "api_url": request.build_absolute_uri(reverse("api-anime-detail", kwargs={"mal_id": anime.mal_id})),
         },
-        "season": {"year": p.year, "season": p.season, "label": p.season_label},
+        "season": {"airing": p.airing, "year": p.year, "season": p.season, "label": p.season_label},
         "tier": p.tier,
         "tier_label": Tier(p.tier).label,
         "tier_set": {"tiers": p.tier_set, "text": p.tier_set_text, "level": p.tier_set_level},
@@ -117,8 +124,8 @@ class UpcomingListView(APIView):
     @extend_schema(
         operation_id="upcoming_list",
         summary="Upcoming anime with their predicted tier and score",
-        description="The catalogue's anime not yet aired, or airing without a score yet, soonest season first "
-        "(a year without its season after that year's seasons, no date last) and the most promising first "
+        description="The catalogue's anime not yet aired, or airing without a score yet: those airing first, then by "
+        "the season they start, soonest first (a year without its season after that year's seasons, no date last) and the most promising first "
         "within a season, each with the active model's prediction: tier, the 90% tier set, score and reasons. "
         "Filtered like `/api/anime/` (no score filters or sort: they have no score yet; `tier` is the "
         "predicted tier). Empty until the predictions are made (after a training and after each crawl).",

@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from catalog.models import Anime
 from evaluator.dataset import anime_input
 from evaluator.features import embed_inputs
 from evaluator.models import TrainingRun, UpcomingPrediction, season_key
@@ -62,7 +63,7 @@ def upcoming_refresh(*, progress: Callable[[int, int], None] | None = None) -> U
                 UpcomingPrediction(
                     anime=one,
                     run=run,
-                    season_key=season_key(one.year, one.season),
+                    season_key=season_key(one.year, one.season, airing=one.status == Anime.Status.AIRING),
                     tier=prediction.tier,
                     tier_set=prediction.tier_set,
                     tier_set_level=prediction.set_level,
