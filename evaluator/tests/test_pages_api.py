@@ -195,7 +195,9 @@ def test_it_evaluates_through_the_api(client, active_run):
         "rating": "PG-13 - Teens 13 or older",
         "duration": 24,
         "season": "spring",
+        "sequel_of": None,
     }
+    assert data["sequel_of"] is None
     # The tier set: adjacent tiers, best first, holding the predicted tier, at the 90% level.
     order = [t.value for t in TIER_ORDER]
     tiers = data["tier_set"]["tiers"]

@@ -25,10 +25,11 @@ class Command(BaseCommand):
         parser.add_argument("--rating", default="", help="age rating, e.g. 'PG-13 - Teens 13 or older'")
         parser.add_argument("--duration", default="", help="minutes per episode")
         parser.add_argument("--season", default="", help="winter, spring, summer or fall")
+        parser.add_argument("--sequel-of", default="", help="MAL id of the catalogue anime it directly follows")
         parser.add_argument("--json", action="store_true")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        fields = ("synopsis", "type", "source", "episodes", "year", "rating", "duration", "season")
+        fields = ("synopsis", "type", "source", "episodes", "year", "rating", "duration", "season", "sequel_of")
         data = {name: options[name] for name in fields}
         data["genres"] = options["genre"]
         data["studios"] = options["studio"]
