@@ -280,12 +280,16 @@ def test_it_documents_the_api_in_the_schema(client, catalog):
         "rating",
         "duration",
         "season",
+        "sequel_of",  # a MAL id; the page's title box is not part of the API
     }
     assert "/api/evaluations/{id}/" in schema["paths"]
     answer = schema["paths"]["/api/evaluate/"]["post"]["responses"]["201"]["content"]["application/json"]["schema"]
     properties = schema["components"]["schemas"][answer["$ref"].rsplit("/", 1)[1]]["properties"]
-    assert {"tier_set", "reasons"} <= set(properties)
+    assert {"tier_set", "reasons", "sequel_of"} <= set(properties)
     assert schema["paths"]["/api/model/"]["get"]["operationId"] == "model_report"
+    upcoming = schema["paths"]["/api/upcoming/"]["get"]
+    assert upcoming["operationId"] == "upcoming_list" and {"200", "400"} <= set(upcoming["responses"])
+    assert {"genre", "type", "tier", "page"} <= {p["name"] for p in upcoming["parameters"]}
 
 
 def test_it_reports_the_active_model(client, active_run):
