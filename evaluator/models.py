@@ -216,6 +216,9 @@ class UpcomingPredictionQuerySet(models.QuerySet):
     def of_run(self, run: TrainingRun | None) -> UpcomingPredictionQuerySet:
         return self.filter(run=run) if run is not None else self.none()
 
+    def without_adult(self) -> UpcomingPredictionQuerySet:
+        return self.exclude(anime_id__in=Anime.objects.filter(adult=True).values("mal_id"))
+
     def soonest_first(self) -> UpcomingPredictionQuerySet:
         return self.order_by("season_key", models.F("predicted_score").desc(), "anime_id")
 

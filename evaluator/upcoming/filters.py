@@ -36,13 +36,13 @@ class UpcomingFilter(AnimeFilter):
     def predictions(self) -> QuerySet[UpcomingPrediction]:
         """The stored predictions of the anime these parameters keep, soonest season first and
         the most promising first within a season (call after ``is_valid()``)."""
-        predictions = UpcomingPrediction.objects.all()
         criteria = self.criteria()
         if criteria.is_empty and not criteria.adult:
-            # No anime filter: a join on the flag instead of a subquery over the whole catalogue.
-            predictions = predictions.filter(anime__adult=False)
+            # No anime filter: leave out the (few or no) adult titles. A join on the flag drove the
+            # query from the whole catalogue (13.5 ms on SQLite against 0.8 ms for this).
+            predictions = UpcomingPrediction.objects.without_adult()
         else:
-            predictions = predictions.filter(anime_id__in=self.qs.values("mal_id"))
+            predictions = UpcomingPrediction.objects.filter(anime_id__in=self.qs.values("mal_id"))
         tier = self.form.cleaned_data.get("tier")
         if tier:
             predictions = predictions.filter(tier=tier)
