@@ -15,7 +15,7 @@ from evaluator.models import TrainingRun, UpcomingPrediction, season_key
 from evaluator.predictor import predictor_for
 from evaluator.services import training_run_activate
 from evaluator.upcoming.selectors import season_next, upcoming_anime, upcoming_promising
-from evaluator.upcoming.services import upcoming_refresh
+from evaluator.upcoming.services import upcoming_refresh, upcoming_refresh_dispatch
 
 
 @pytest.fixture
@@ -210,3 +210,12 @@ def test_the_home_page_shows_the_next_seasons_most_promising(client, refreshed):
     soonest = upcoming_promising()
     assert f"Most promising next season: {soonest[0].season_label}" in strip
     assert [int(i) for i in re.findall(r'data-mal-id="(\d+)"', strip)] == [p.anime_id for p in soonest]
+
+
+def test_the_dispatch_refreshes_where_it_is_asked_and_never_when_turned_off(active_run, settings):
+    settings.UPCOMING_AUTO_REFRESH = False
+    assert upcoming_refresh_dispatch() is None and not UpcomingPrediction.objects.exists()
+    settings.UPCOMING_AUTO_REFRESH = True
+    dispatched = upcoming_refresh_dispatch()  # no broker (Celery eager): run here, as after a crawl
+    assert dispatched is not None and dispatched.how == "inline"
+    assert UpcomingPrediction.objects.count() == upcoming_anime().count()
