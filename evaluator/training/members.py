@@ -1,0 +1,62 @@
+"""The fitted members: the block scaler, the logistic regression and the ridge path."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+
+from evaluator.training.tiers import N_TIERS
+
+
+class BlockScaler:
+    """Standardise every column, then shrink the embedding block (the first ``embedding_dims``
+    columns) by ``weight``: with 384 embedding columns against ~100 metadata columns, one
+    penalty for all lets the embedding drown the metadata. The weight is chosen by the inner CV."""
+
+    def __init__(self, embedding_dims: int, weight: float) -> None:
+        self.embedding_dims = embedding_dims
+        self.weight = weight
+
+    def fit(self, X: np.ndarray) -> BlockScaler:
+        self.mean = X.mean(axis=0)
+        scale = X.std(axis=0)
+        self.scale = np.where(scale > 1e-12, scale, 1.0)
+        return self
+
+    def transform(self, X: np.ndarray) -> np.ndarray:
+        out = (X - self.mean) / self.scale
+        out[:, : self.embedding_dims] *= self.weight
+        return out
+
+
+def logreg_fit(Xs: np.ndarray, y: np.ndarray, C: float) -> LogisticRegression:
+    return LogisticRegression(C=C, max_iter=2000, tol=1e-3).fit(Xs, y)
+
+
+def logreg_probabilities(model: LogisticRegression, Xs: np.ndarray) -> np.ndarray:
+    out = np.full((len(Xs), N_TIERS), 1e-6)
+    out[:, model.classes_] = model.predict_proba(Xs)
+    return out / out.sum(axis=1, keepdims=True)
+
+
+@dataclass
+class RidgePath:
+    """Ridge regressions of the scores for several penalties from one SVD of the training rows."""
+
+    mean_x: np.ndarray
+    mean_y: float
+    coefs: dict[float, np.ndarray]
+
+    @classmethod
+    def fit(cls, Xs: np.ndarray, target: np.ndarray, alphas: Sequence[float]) -> RidgePath:
+        mean_x, mean_y = Xs.mean(axis=0), float(target.mean())
+        U, s, Vt = np.linalg.svd(Xs - mean_x, full_matrices=False)
+        projected = U.T @ (target - mean_y)
+        coefs = {alpha: Vt.T @ (s / (s**2 + alpha) * projected) for alpha in alphas}
+        return cls(mean_x=mean_x, mean_y=mean_y, coefs=coefs)
+
+    def predict(self, Xs: np.ndarray, alpha: float) -> np.ndarray:
+        return (Xs - self.mean_x) @ self.coefs[alpha] + self.mean_y
