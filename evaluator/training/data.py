@@ -13,7 +13,7 @@ from evaluator.training.tiers import SEED
 
 # The time split's cut: the latest start year that leaves at least this many scored anime on
 # the test side (a fifth of the anime for a small training set, e.g. ``--limit`` runs).
-TIME_TEST_MIN = 300
+TIME_TEST_MIN = 1000
 
 
 @dataclass
