@@ -106,10 +106,11 @@ def _members_fit_predict(
     weights: Sequence[float],
     Cs: Sequence[float],
     alphas: Sequence[float],
+    history: np.ndarray | None = None,
 ) -> tuple[dict[tuple[float, float], np.ndarray], dict[tuple[float, float], np.ndarray]]:
     """Fit the members on ``train`` (record features from ``train`` only) and predict ``test``:
     logistic probabilities per (weight, C) and ridge scores per (weight, alpha)."""
-    encoder = data.encoder_for(train)
+    encoder = data.encoder_for(train, history)
     X_train, X_test = data.design(encoder, train), data.design(encoder, test)
     logreg, ridge = {}, {}
     for w in weights:
@@ -134,8 +135,11 @@ def tier_means_of(data: TrainingData, rows: np.ndarray) -> np.ndarray:
     )
 
 
-def inner_outputs(data: TrainingData, rows: np.ndarray, grid: Grid, families: Sequence[str]) -> MemberOutputs:
-    """Out-of-fold member predictions over ``rows`` from a grouped inner CV inside them."""
+def inner_outputs(
+    data: TrainingData, rows: np.ndarray, grid: Grid, families: Sequence[str], history: np.ndarray | None = None
+) -> MemberOutputs:
+    """Out-of-fold member predictions over ``rows`` from a grouped inner CV inside them (the
+    franchise history from ``history`` when given, else from each inner training fold)."""
     need_lr = any(f in families for f in ("logreg", "ensemble"))
     need_ridge = any(f in families for f in ("ridge", "ensemble"))
     Cs = grid.C if need_lr else ()
@@ -145,7 +149,7 @@ def inner_outputs(data: TrainingData, rows: np.ndarray, grid: Grid, families: Se
     ridge = {(w, a): np.zeros(len(rows)) for w in grid.embedding_weight for a in alphas}
     for inner_train, inner_test in grouped_splits(data, INNER_FOLDS, rows):
         at = np.array([position[int(r)] for r in inner_test])
-        p, s = _members_fit_predict(data, inner_train, inner_test, grid.embedding_weight, Cs, alphas)
+        p, s = _members_fit_predict(data, inner_train, inner_test, grid.embedding_weight, Cs, alphas, history)
         for key, value in p.items():
             logreg[key][at] = value
         for key, value in s.items():

@@ -30,6 +30,8 @@ class TrainingData:
     record_groups: tuple[str, ...] = ()
     genre_columns: np.ndarray | None = None  # column indices of the genres (the seed baseline's)
     extra: dict[str, object] = field(default_factory=dict)
+    # The catalogue's relation graph for the franchise history: MAL id -> MAL ids it follows.
+    follows_graph: dict[int, tuple[int, ...]] = field(default_factory=dict)
 
     def design(self, encoder: RecordEncoder, rows: np.ndarray) -> np.ndarray:
         """The full feature matrix of ``rows``: fixed columns, then the encoder's record columns."""
@@ -37,10 +39,13 @@ class TrainingData:
             return self.X[rows]
         return np.hstack([self.X[rows], encoder.transform(self.records.take(rows))])
 
-    def encoder_for(self, rows: np.ndarray) -> RecordEncoder:
-        encoder = RecordEncoder(self.record_groups if self.records is not None else ())
+    def encoder_for(self, rows: np.ndarray, history: np.ndarray | None = None) -> RecordEncoder:
+        """The record encoder fitted on ``rows``; its franchise history draws on the scores of
+        ``history`` (default: ``rows`` themselves), earlier entries only."""
+        encoder = RecordEncoder(self.record_groups if self.records is not None else (), self.follows_graph)
         if encoder.groups:
-            encoder.fit(self.records.take(rows), self.scores[rows])
+            pool = None if history is None else (self.records.take(history), self.scores[history])
+            encoder.fit(self.records.take(rows), self.scores[rows], pool)
         return encoder
 
 

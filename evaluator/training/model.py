@@ -58,11 +58,16 @@ class TierModel:
 
 
 def model_fit(
-    data: TrainingData, rows: np.ndarray, config: Config, outputs: MemberOutputs, levels: Sequence[float]
+    data: TrainingData,
+    rows: np.ndarray,
+    config: Config,
+    outputs: MemberOutputs,
+    levels: Sequence[float],
+    history: np.ndarray | None = None,
 ) -> TierModel:
     """Fit ``config`` on ``rows``; the conformal thresholds come from the inner out-of-fold
     predictions of the same configuration (``outputs``), never from the rows it is fitted on."""
-    encoder = data.encoder_for(rows)
+    encoder = data.encoder_for(rows, history)
     X = data.design(encoder, rows)
     scaler = BlockScaler(data.embedding_dims, config.embedding_weight).fit(X)
     Xs = scaler.transform(X)

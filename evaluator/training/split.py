@@ -63,11 +63,13 @@ def split_run(
     families: Sequence[str],
     levels: Sequence[float],
     keep_model: bool = False,
+    history: np.ndarray | None = None,
 ) -> SplitResult:
     """Nested selection on ``train``, then each family's winner (and the overall winner) fitted
-    on ``train`` and scored on ``test``."""
+    on ``train`` and scored on ``test``. The franchise history draws on ``history`` (rows whose
+    scores a fan knew, entries released earlier only) when given, else on the fitted rows."""
     started = time.perf_counter()
-    outputs = inner_outputs(data, train, grid, families)
+    outputs = inner_outputs(data, train, grid, families, history)
     best = select(outputs, data.y[train], data.scores[train], configs(grid, families))
     # One fit of the members the winners need, on all of ``train``.
     winners = {name: config for name, (config, _) in best.items()}
@@ -77,7 +79,7 @@ def split_run(
     held_out: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
     sets: dict[str, dict[float, tuple[np.ndarray, np.ndarray]]] = {}
     if len(test):
-        logreg, ridge = _members_fit_predict(data, train, test, weights, Cs, alphas)
+        logreg, ridge = _members_fit_predict(data, train, test, weights, Cs, alphas, history)
         fitted = MemberOutputs(logreg, ridge, outputs.sigma, outputs.tier_means, data.cutoffs)
         for name, config in winners.items():
             held_out[name] = fitted.outputs(config)
@@ -86,7 +88,7 @@ def split_run(
                 level: tier_sets(held_out[name][0], conformal_threshold(calibration, level)) for level in levels
             }
         held_out.update(_baselines(data, train, test))
-    model = model_fit(data, train, winners["selected"], outputs, levels) if keep_model else None
+    model = model_fit(data, train, winners["selected"], outputs, levels, history) if keep_model else None
     return SplitResult(
         test=test,
         chosen={name: {**config.describe(), "inner_score": round(value, 4)} for name, (config, value) in best.items()},
