@@ -118,7 +118,7 @@ class Command(BaseCommand):
                 m = row[design]
                 values = " ".join(f"{m[k]:>10.3f}" for k in (*SELECTION_KEYS, "criterion"))
                 self.stdout.write(f"{row['name']:<44} {design:<8} {values}")
-        self.stdout.write("\nA group is kept when leaving it out lowers the criterion on both designs:")
+        self.stdout.write("\nA group is kept when leaving it out lowers the criterion on the time split:")
         for row in rows[1:]:
             self.stdout.write(f"  {row['left_out']:<12} {'keep' if row['keep'] else 'drop'}")
 
