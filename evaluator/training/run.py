@@ -12,6 +12,7 @@ from joblib import Parallel, delayed
 from catalog.tiers import TIER_ORDER
 from evaluator.training.conformal import set_metrics
 from evaluator.training.data import TIME_TEST_MIN, TrainingData, grouped_splits, random_splits, time_split
+from evaluator.training.groups import HeldOut, design_groups
 from evaluator.training.metrics import confusion, metrics_compute, per_tier_f1
 from evaluator.training.model import TierModel
 from evaluator.training.split import SplitResult, split_run
@@ -32,6 +33,9 @@ class DesignResult:
     scores: dict[str, np.ndarray]
     chosen: list[dict[str, dict[str, object]]]
     extra: dict[str, object] = field(default_factory=dict)
+    decisions: dict[str, np.ndarray] = field(default_factory=dict)
+    bounds: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)  # model -> LEVEL set
+    groups: dict[str, dict[str, object]] = field(default_factory=dict)  # see ``evaluator.training.groups``
 
 
 def design_gather(
@@ -39,7 +43,7 @@ def design_gather(
 ) -> DesignResult:
     rows = np.concatenate([r.test for r in results])
     y, true_scores = data.y[rows], data.scores[rows]
-    metrics, sets, matrices, f1s, probabilities, scores = {}, {}, {}, {}, {}, {}
+    metrics, sets, matrices, f1s, probabilities, scores, decisions, bounds = {}, {}, {}, {}, {}, {}, {}, {}
     for model in results[0].outputs:
         p = np.concatenate([r.outputs[model][0] for r in results])
         s = np.concatenate([r.outputs[model][1] for r in results])
@@ -48,8 +52,9 @@ def design_gather(
         matrix = confusion(y, d)
         matrices[model] = matrix.tolist()
         f1s[model] = {t.value: round(float(f), 4) for t, f in zip(TIER_ORDER, per_tier_f1(matrix), strict=True)}
-        probabilities[model], scores[model] = p, s
+        probabilities[model], scores[model], decisions[model] = p, s, d
         if model in results[0].sets:
+            bounds[model] = tuple(np.concatenate([r.sets[model][LEVEL][i] for r in results]) for i in (0, 1))
             sets[model] = {
                 f"{level:g}": set_metrics(
                     np.concatenate([r.sets[model][level][0] for r in results]),
@@ -69,6 +74,8 @@ def design_gather(
         scores=scores,
         chosen=[r.chosen for r in results],
         extra=extra or {},
+        decisions=decisions,
+        bounds=bounds,
     )
 
 
@@ -108,15 +115,18 @@ def train(
     grouped, shuffled = grouped_splits(data, folds), random_splits(data, folds)
     timed = time_split(data, time_minimum)
     everything = np.arange(len(data.y))
-    tasks: list[tuple[str, np.ndarray, np.ndarray, bool]] = []
+    # (design, train, test, keep the model, franchise history pool): grouped and random folds
+    # draw the history from their training rows; the time split and the deployed model from
+    # every scored anime that started earlier than the one at hand (what a fan knew at release).
+    tasks: list[tuple[str, np.ndarray, np.ndarray, bool, np.ndarray | None]] = []
     if final:
-        tasks.append(("final", everything, everything[:0], True))
+        tasks.append(("final", everything, everything[:0], True, everything))
     if "grouped" in designs:
-        tasks += [("grouped", tr, te, False) for tr, te in grouped]
+        tasks += [("grouped", tr, te, False, None) for tr, te in grouped]
     if timed is not None and "time" in designs:
-        tasks.append(("time", timed[1], timed[2], False))
+        tasks.append(("time", timed[1], timed[2], False, everything))
     if "random" in designs:
-        tasks += [("random", tr, te, False) for tr, te in shuffled]
+        tasks += [("random", tr, te, False, None) for tr, te in shuffled]
     phases["splits"] = round(time.perf_counter() - started, 2)
     if progress:
         cut = f"time split at {timed[0]} ({len(timed[1])} train / {len(timed[2])} test)" if timed else "no time split"
@@ -124,8 +134,10 @@ def train(
     n_jobs = max(1, jobs or 1)
     fit_started = time.perf_counter()
     results = Parallel(n_jobs=n_jobs, backend="loky" if n_jobs > 1 else "sequential")(
-        delayed(split_run)(data, train, test, grid=grid, families=families, levels=levels, keep_model=keep)
-        for _, train, test, keep in tasks
+        delayed(split_run)(
+            data, train, test, grid=grid, families=families, levels=levels, keep_model=keep, history=history
+        )
+        for _, train, test, keep, history in tasks
     )
     phases["nested_fits"] = round(time.perf_counter() - fit_started, 2)
     phases["fit_seconds_per_split"] = {
@@ -145,6 +157,9 @@ def train(
                 else {"folds": folds}
             )
             designs[name] = design_gather(name, data, by_design[name], levels, extra)
+            design = designs[name]
+            held_out = HeldOut(design.rows, design.decisions, design.probabilities, design.scores, design.bounds)
+            design.groups = design_groups(held_out, data, everything if name == "time" else None)
     phases["gather"] = round(time.perf_counter() - gather_started, 2)
     deployed = by_design["final"][0] if final else None
     if progress:
