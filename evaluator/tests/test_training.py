@@ -319,3 +319,42 @@ def test_it_train_classifier_if_none_active_keeps_the_active_run(active_run, cap
 
     assert f"Model run {active_run.pk}" in capsys.readouterr().out
     assert TrainingRun.objects.count() == before
+
+
+def test_it_reports_sequels_and_new_franchises_on_the_time_split(active_run):
+    from catalog.models import AnimeRelation
+    from evaluator.selectors import run_group_rows
+
+    groups = active_run.groups["time"]
+    test_count = active_run.designs["time"]["test"]
+    assert groups["all"]["count"] == test_count
+    assert groups["sequel"]["count"] + groups["new"]["count"] == test_count
+    assert groups["sequel"]["count"] > 0 and groups["new"]["count"] > 0
+    assert set(groups["sequel"]["metrics"]) == {"selected", *BASELINES, "prequel-tier"}
+    assert "prequel-tier" not in groups["new"]["metrics"]
+    assert set(groups["all"]["sets"]["selected"]) == {"coverage", "mean_size"}
+    # The whole group reproduces the design's own figures.
+    assert groups["all"]["metrics"]["selected"] == active_run.designs["time"]["metrics"]["selected"]
+    rows = run_group_rows(active_run)
+    assert [(r.group, r.model) for r in rows][:4] == [
+        ("all", "selected"), ("all", "majority"), ("all", "seed-logreg"), ("sequel", "selected")
+    ]  # fmt: skip
+    prequel = next(r for r in rows if r.model == "prequel-tier")
+    assert prequel.model_label == "The prequel's tier" and prequel.coverage is None
+    assert prequel.count == groups["sequel"]["count"]
+    # Grouped CV has no sequel group (a held-out franchise has no history there).
+    assert "sequel" not in active_run.groups["grouped"]
+    assert AnimeRelation.objects.filter(relation="prequel").exists()
+
+
+def test_it_takes_an_anime_s_earlier_entries_from_the_catalogue_relations(catalog):
+    from catalog.models import AnimeRelation
+    from evaluator.dataset import anime_input
+
+    relation = AnimeRelation.objects.filter(relation="prequel").select_related("anime").first()
+    parents = AnimeRelation.objects.filter(relation="parent").select_related("anime").first()
+    sequels = AnimeRelation.objects.filter(relation="sequel").select_related("anime").first()
+    assert relation.related_mal_id in anime_input(relation.anime).follows
+    assert parents.related_mal_id in anime_input(parents.anime).follows
+    # A sequel is not an earlier entry.
+    assert sequels.related_mal_id not in anime_input(sequels.anime).follows
