@@ -11,7 +11,7 @@ import numpy as np
 
 from catalog.tiers import Cutoffs
 from evaluator.training.data import TrainingData, grouped_splits
-from evaluator.training.members import BlockScaler, RidgePath, logreg_fit, logreg_probabilities
+from evaluator.training.members import BlockScaler, RidgePath, logreg_path
 from evaluator.training.metrics import decision_metrics, spearman
 from evaluator.training.tiers import (
     INNER_FOLDS,
@@ -116,8 +116,8 @@ def _members_fit_predict(
     for w in weights:
         scaler = BlockScaler(data.embedding_dims, w).fit(X_train)
         Xs_train, Xs_test = scaler.transform(X_train), scaler.transform(X_test)
-        for C in Cs:
-            logreg[(w, C)] = logreg_probabilities(logreg_fit(Xs_train, data.y[train], C), Xs_test)
+        for C, probabilities in logreg_path(Xs_train, data.y[train], Cs, Xs_test).items():
+            logreg[(w, C)] = probabilities
         if alphas:
             path = RidgePath.fit(Xs_train, data.scores[train], alphas)
             for alpha in alphas:
