@@ -286,6 +286,13 @@ def test_it_train_classifier_prints_a_table_per_design(active_run, capsys):
     )
     assert f"Chosen: {run.chosen} (run {run.pk}, not activated)" in out
     assert "Phases: dataset" in out and "Top-tier    " in out
+    sequels = run.groups["time"]["sequel"]
+    prequel = sequels["metrics"]["prequel-tier"]
+    assert "By group, time:" in out
+    assert (
+        f"{'Sequels (an earlier entry is known)':<38} {sequels['count']:>5} {'The prequel' + chr(39) + 's tier':<26} "
+        f"{prequel['accuracy']:>10.3f}" in out
+    )
 
 
 def test_it_measures_each_optional_feature_group(active_run, capsys):
