@@ -79,6 +79,11 @@ class RecordEncoder:
         self.franchise = FranchiseHistory(graph or {}) if "franchise" in self.groups else None
 
     @property
+    def franchise_columns(self) -> int:
+        """How many of the last columns are the franchise history's."""
+        return len(FRANCHISE_NAMES) if self.franchise is not None else 0
+
+    @property
     def names(self) -> tuple[str, ...]:
         return tuple(name for group in self.groups for name in RECORD_NAMES[group])
 

@@ -114,7 +114,7 @@ def _members_fit_predict(
     X_train, X_test = data.design(encoder, train), data.design(encoder, test)
     logreg, ridge = {}, {}
     for w in weights:
-        scaler = BlockScaler(data.embedding_dims, w).fit(X_train)
+        scaler = BlockScaler(data.embedding_dims, w, encoder.franchise_columns).fit(X_train)
         Xs_train, Xs_test = scaler.transform(X_train), scaler.transform(X_test)
         for C, probabilities in logreg_path(Xs_train, data.y[train], Cs, Xs_test).items():
             logreg[(w, C)] = probabilities

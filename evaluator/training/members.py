@@ -10,15 +10,24 @@ from sklearn.linear_model import LogisticRegression
 
 from evaluator.training.tiers import N_TIERS
 
+# How much the franchise history's columns are stretched after standardising (a lighter penalty
+# on them). Six columns that, for a sequel, say more than the 500 others: at 1.0 the penalty
+# pulled a sequel's prediction towards the catalogue's mean. Chosen on the inner CV's criterion
+# of the time split's training rows (3.0: 0.6648 against 1.0: 0.6627; see the README).
+FRANCHISE_WEIGHT = 3.0
+
 
 class BlockScaler:
     """Standardise every column, then shrink the embedding block (the first ``embedding_dims``
     columns) by ``weight``: with 384 embedding columns against ~100 metadata columns, one
-    penalty for all lets the embedding drown the metadata. The weight is chosen by the inner CV."""
+    penalty for all lets the embedding drown the metadata. The weight is chosen by the inner CV.
+    The last ``franchise_columns`` columns (the franchise history's) are stretched by
+    ``FRANCHISE_WEIGHT``."""
 
-    def __init__(self, embedding_dims: int, weight: float) -> None:
+    def __init__(self, embedding_dims: int, weight: float, franchise_columns: int = 0) -> None:
         self.embedding_dims = embedding_dims
         self.weight = weight
+        self.franchise_columns = franchise_columns
 
     def fit(self, X: np.ndarray) -> BlockScaler:
         self.mean = X.mean(axis=0)
@@ -29,6 +38,8 @@ class BlockScaler:
     def transform(self, X: np.ndarray) -> np.ndarray:
         out = (X - self.mean) / self.scale
         out[:, : self.embedding_dims] *= self.weight
+        if self.franchise_columns:
+            out[:, -self.franchise_columns :] *= FRANCHISE_WEIGHT
         return out
 
 

@@ -69,7 +69,7 @@ def model_fit(
     predictions of the same configuration (``outputs``), never from the rows it is fitted on."""
     encoder = data.encoder_for(rows, history)
     X = data.design(encoder, rows)
-    scaler = BlockScaler(data.embedding_dims, config.embedding_weight).fit(X)
+    scaler = BlockScaler(data.embedding_dims, config.embedding_weight, encoder.franchise_columns).fit(X)
     Xs = scaler.transform(X)
     logreg = logreg_fit(Xs, data.y[rows], config.C) if config.family in ("logreg", "ensemble") else None
     ridge = RidgePath.fit(Xs, data.scores[rows], [config.alpha]) if config.family in ("ridge", "ensemble") else None
