@@ -42,10 +42,10 @@ SEASONS = ("winter", "spring", "summer", "fall")
 
 # The optional inputs grouped as the feature ablation measures them (``train_classifier
 # --ablation``). A group is kept only where leaving it out lowers the selection criterion on the
-# time split (README, "Evaluator"). ``franchise`` is the earlier entries' record
-# (``evaluator.franchise``).
+# time split (README, "Evaluator"): the age rating and the season did not (both raised it, by
+# 0.0005 and 0.0004). ``franchise`` is the earlier entries' record (``evaluator.franchise``).
 FEATURE_GROUPS = ("source", "episodes", "rating", "duration", "season", "studio", "neighbours", "franchise")
-DEFAULT_FEATURE_GROUPS = ("source", "episodes", "rating", "duration", "studio", "neighbours", "franchise")
+DEFAULT_FEATURE_GROUPS = ("source", "episodes", "duration", "studio", "neighbours", "franchise")
 
 
 @dataclass(frozen=True)

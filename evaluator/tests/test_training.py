@@ -216,7 +216,7 @@ def test_it_reclaims_the_slot_from_a_training_abandoned_past_the_time_limit(db):
 
 
 def test_it_builds_features_without_popularity_or_outcome_fields(active_run):
-    dataset = dataset_build(cutoffs=CUTOFFS, text_variant="synopsis", limit=60)
+    dataset = dataset_build(cutoffs=CUTOFFS, text_variant="synopsis", limit=60, groups=FEATURE_GROUPS)
     names = dataset.spec.tabular_names
     assert dataset.data.X.shape == (60, 384 + len(names))
     forbidden = ("members", "scored_by", "rank", "popularity", "favorites", "score")
@@ -226,7 +226,7 @@ def test_it_builds_features_without_popularity_or_outcome_fields(active_run):
     # Changing every popularity field of every anime changes no feature at all.
     before = dataset.data.X.copy()
     Anime.objects.update(members=1, scored_by=1, rank=1, popularity=99999, favorites=0)
-    after = dataset_build(cutoffs=CUTOFFS, text_variant="synopsis", limit=60)
+    after = dataset_build(cutoffs=CUTOFFS, text_variant="synopsis", limit=60, groups=FEATURE_GROUPS)
     assert np.array_equal(before, after.data.X)
     assert np.array_equal(dataset.data.records.when, after.data.records.when)
 
