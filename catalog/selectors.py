@@ -9,7 +9,7 @@ from django.db.models import Count, F, QuerySet
 from django.http import QueryDict
 
 from catalog.filters import AnimeFilter
-from catalog.models import Anime, CatalogImport, Genre, Tag
+from catalog.models import Anime, AnimeRelation, CatalogImport, Genre, RelationType, Tag
 from catalog.tiers import TIER_ORDER
 from jobs.owners import owner_gone
 
@@ -31,6 +31,22 @@ def anime_page_rows(ids: Sequence[int]) -> list[Anime]:
 
 def anime_get(*, mal_id: int) -> Anime | None:
     return Anime.objects.with_genres().prefetch_related("tags", "relations").filter(mal_id=mal_id).first()
+
+
+# The relations by which an anime follows another: its prequel and its parent story. Sequels,
+# side stories, summaries, alternative versions and spin-offs do not make an earlier entry.
+FOLLOW_RELATIONS = (RelationType.PREQUEL, RelationType.PARENT)
+
+
+def anime_follows_graph() -> dict[int, tuple[int, ...]]:
+    """MAL id -> the MAL ids it directly follows (prequels and parent stories), over the whole
+    catalogue; a followed id may be outside it."""
+    graph: dict[int, set[int]] = {}
+    pairs = AnimeRelation.objects.filter(relation__in=FOLLOW_RELATIONS).values_list("anime_id", "related_mal_id")
+    for anime_id, related in pairs.order_by():
+        if anime_id != related:
+            graph.setdefault(anime_id, set()).add(related)
+    return {mal_id: tuple(sorted(related)) for mal_id, related in graph.items()}
 
 
 def anime_ids() -> list[int]:

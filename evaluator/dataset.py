@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
 from catalog.models import Anime, Genre
+from catalog.selectors import anime_follows_graph
 from catalog.tiers import Cutoffs
 from evaluator.features import (
     DEFAULT_FEATURE_GROUPS,
@@ -21,7 +23,10 @@ from evaluator.records import RECORD_GROUPS, RecordRows
 from evaluator.training import TrainingData, tier_labels
 
 
-def anime_input(anime: Anime) -> AnimeInput:
+def anime_input(anime: Anime, graph: Mapping[int, tuple[int, ...]] | None = None) -> AnimeInput:
+    """The evaluator's view of a catalogue anime; ``graph`` (``anime_follows_graph()``) gives the
+    entries it directly follows (read here when not given)."""
+    follows = (graph if graph is not None else anime_follows_graph()).get(anime.mal_id, ())
     return AnimeInput(
         synopsis=anime.synopsis or anime.title,
         genres=tuple(sorted(g.name for g in anime.genres.all())),
@@ -33,6 +38,7 @@ def anime_input(anime: Anime) -> AnimeInput:
         rating=anime.rating,
         duration=duration_minutes(anime.duration),
         season=anime.season,
+        follows=tuple(follows),
     )
 
 
@@ -58,7 +64,8 @@ def dataset_build(
     if limit:
         queryset = queryset[:limit]
     anime = list(queryset)
-    inputs = [anime_input(a) for a in anime]
+    graph = anime_follows_graph()
+    inputs = [anime_input(a, graph) for a in anime]
     label, dimension = embedding_label()
     spec = FeatureSpec.from_inputs(
         inputs,
@@ -86,8 +93,14 @@ def dataset_build(
             when=np.array([i.when for i in inputs], dtype=np.float64),
             groups=franchises,
             embeddings=embeddings.astype(np.float32),
+            follows=[i.follows for i in inputs],
+            mal_ids=np.array([a.mal_id for a in anime], dtype=np.int64),
+            votes=np.array([a.scored_by or 0 for a in anime], dtype=np.int64),
+            titles=[a.title for a in anime],
         ),
         record_groups=tuple(g for g in RECORD_GROUPS if g in spec.groups),
         genre_columns=np.array([embeddings.shape[1] + tabular[f"genre:{g}"] for g in spec.genres], dtype=np.int64),
+        extra={"members": np.array([a.members or 0 for a in anime], dtype=np.int64)},
+        follows_graph=graph,
     )
     return Dataset(data=data, spec=spec, embeddings=embeddings.astype(np.float32), inputs=inputs)

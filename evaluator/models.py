@@ -73,6 +73,12 @@ class TrainingRun(models.Model):
     selection = models.JSONField(
         default=dict, blank=True, help_text="How the nested selection chose: the criterion and each split's winners."
     )
+    groups = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Figures by group of held-out anime per design (time split: sequels, new franchises; "
+        "all designs: the popular slice), with the baselines and, for sequels, the prequel's tier.",
+    )
     phases = models.JSONField(default=dict, blank=True, help_text="Seconds spent in each phase of the training.")
     artifact = models.CharField(max_length=255, blank=True, help_text="File under VAR_DIR/models.")
     duration_seconds = models.FloatField(null=True, blank=True)

@@ -115,6 +115,8 @@ class Predictor:
                 when=np.array([item.when]),
                 groups=np.array([""]),
                 embeddings=embedding.astype(np.float32),
+                follows=[item.follows],
+                mal_ids=np.array([0], dtype=np.int64),
             )
             fixed = np.hstack([fixed, self.model.encoder.transform(rows)])
         columns = self.input_columns
@@ -158,6 +160,18 @@ class Predictor:
             label = f"{' & '.join(known)}'s record: {earlier} averaging {record.mean_score:.2f}"
         return label + (f" ({', '.join(unknown)}: none)" if unknown else "")
 
+    def _franchise_label(self, item: AnimeInput) -> str:
+        """ "Follows Mob Psycho 100 II: 8.79 from 600,000 votes (2 earlier entries)"."""
+        history = self.model.encoder.franchise
+        entries = history.earlier(item.follows, item.when) if history is not None else []
+        if not entries:
+            return "Follows an anime with no earlier score in the catalogue"
+        last = entries[-1]
+        label = f"Follows {last.title or f'MAL {last.mal_id}'}: {last.score:.2f} from {last.votes:,} votes"
+        if len(entries) > 1:
+            label += f" ({len(entries)} earlier entries averaging {np.mean([e.score for e in entries]):.2f})"
+        return label
+
     def _reason_groups(self, item: AnimeInput) -> list[tuple[str, str, list[int]]]:
         """(key, label, column indices) of every input given."""
         columns = self.input_columns
@@ -176,6 +190,8 @@ class Predictor:
         for key, value in self._optional(item).items():
             if value and key in columns:
                 groups.append((key, self._studio_label(item) if key == "studio" else labels[key], columns[key]))
+        if "franchise" in columns and item.follows:
+            groups.append(("franchise", self._franchise_label(item), columns["franchise"]))
         if "neighbours" in columns:
             label = "The scores of the catalogue anime whose synopses read most like it"
             groups.append(("neighbours", label, columns["neighbours"]))

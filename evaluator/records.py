@@ -7,6 +7,9 @@
 - ``neighbours``: the similarity-weighted mean score of the ``NEIGHBOURS`` training anime whose
   synopses read most like this one (cosine of the embeddings), other franchises only, and how
   close they are.
+- ``franchise``: the record of the earlier entries it follows (``evaluator.franchise``): from the
+  history pool the encoder is given (the training rows unless the caller widens it), entries
+  that started earlier only.
 
 The encoder is fitted on the training rows of a split and then encodes any rows (the training
 rows themselves under the same exclusions, the held-out rows, a user's input). A user's input
@@ -15,15 +18,18 @@ has no franchise and, without a year, comes after every catalogue anime.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 
-RECORD_GROUPS = ("studio", "neighbours")
+from evaluator.franchise import FRANCHISE_NAMES, FranchiseHistory
+
+RECORD_GROUPS = ("studio", "neighbours", "franchise")
 RECORD_NAMES = {
     "studio": ("studio:record", "studio:experience", "studio:unknown"),
     "neighbours": ("neighbours:record", "neighbours:similarity"),
+    "franchise": FRANCHISE_NAMES,
 }
 # Pseudo-count of the shrinkage towards the fold's mean: a studio with one earlier anime says
 # little; one with twenty says a lot.
@@ -39,6 +45,12 @@ class RecordRows:
     when: np.ndarray  # release time as a year fraction; inf = after everything
     groups: np.ndarray  # franchise keys; "" = none (a user's input)
     embeddings: np.ndarray  # L2-normalised, float32
+    # The franchise history's: the MAL ids each row directly follows, its own MAL id (0 = a
+    # user's input), its vote count and title (for the pool's entries).
+    follows: Sequence[tuple[int, ...]] = ()
+    mal_ids: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    votes: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    titles: Sequence[str] = ()
 
     def take(self, rows: np.ndarray) -> RecordRows:
         return RecordRows(
@@ -46,6 +58,10 @@ class RecordRows:
             when=self.when[rows],
             groups=self.groups[rows],
             embeddings=self.embeddings[rows],
+            follows=[self.follows[i] for i in rows] if len(self.follows) else (),
+            mal_ids=self.mal_ids[rows] if len(self.mal_ids) else self.mal_ids,
+            votes=self.votes[rows] if len(self.votes) else self.votes,
+            titles=[self.titles[i] for i in rows] if len(self.titles) else (),
         )
 
 
@@ -58,15 +74,35 @@ class StudioRecord:
 
 
 class RecordEncoder:
-    def __init__(self, groups: Sequence[str]) -> None:
+    def __init__(self, groups: Sequence[str], graph: Mapping[int, tuple[int, ...]] | None = None) -> None:
         self.groups = tuple(g for g in RECORD_GROUPS if g in groups)
+        self.franchise = FranchiseHistory(graph or {}) if "franchise" in self.groups else None
+
+    @property
+    def franchise_columns(self) -> int:
+        """How many of the last columns are the franchise history's."""
+        return len(FRANCHISE_NAMES) if self.franchise is not None else 0
 
     @property
     def names(self) -> tuple[str, ...]:
         return tuple(name for group in self.groups for name in RECORD_NAMES[group])
 
-    def fit(self, rows: RecordRows, scores: np.ndarray) -> RecordEncoder:
+    def fit(
+        self, rows: RecordRows, scores: np.ndarray, history: tuple[RecordRows, np.ndarray] | None = None
+    ) -> RecordEncoder:
+        """Fit on ``rows`` and their ``scores``; the franchise history draws on ``history`` (rows
+        and their scores) when given, else on ``rows``."""
         self.prior = float(np.mean(scores))
+        if self.franchise is not None:
+            pool, pool_scores = history if history is not None else (rows, scores)
+            self.franchise.fit(
+                mal_ids=pool.mal_ids,
+                scores=pool_scores,
+                votes=pool.votes,
+                when=pool.when,
+                titles=pool.titles,
+                prior=self.prior,
+            )
         self.residuals = np.asarray(scores, dtype=np.float64) - self.prior
         self.when = np.asarray(rows.when, dtype=np.float64)
         self.franchises = np.asarray(rows.groups)
@@ -84,6 +120,9 @@ class RecordEncoder:
             columns.append(self._studio(rows))
         if "neighbours" in self.groups:
             columns.append(self._neighbours(rows))
+        if self.franchise is not None:
+            mal_ids = rows.mal_ids if len(rows.mal_ids) else None
+            columns.append(self.franchise.transform(rows.follows or [()] * len(rows.when), rows.when, mal_ids))
         if not columns:
             return np.zeros((len(rows.when), 0))
         return np.hstack(columns)

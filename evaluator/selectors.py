@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
@@ -15,6 +15,18 @@ from evaluator.training import BASELINES, FAMILIES, LEVEL
 from jobs.owners import owner_gone
 
 DESIGNS = ("grouped", "time", "random")
+GROUP_LABELS = {
+    "all": "All test anime",
+    "sequel": "Sequels (an earlier entry is known)",
+    "new": "New franchises",
+    "popular": "Popular (100,000+ members)",
+}
+MODEL_LABELS = {
+    "selected": "Chosen model",
+    "majority": "Majority tier",
+    "seed-logreg": "Seed logistic regression",
+    "prequel-tier": "The prequel's tier",
+}
 
 
 def training_run_running() -> TrainingRun | None:
@@ -94,6 +106,54 @@ def catalogue_choices_load() -> CatalogueChoices:
     )
 
 
+@dataclass(frozen=True)
+class GroupRow:
+    """One row of a run's table by group: a model's held-out figures on one group of anime."""
+
+    design: str
+    group: str
+    group_label: str
+    count: int
+    model: str
+    model_label: str
+    accuracy: float
+    macro_f1: float
+    within_one: float
+    spearman: float
+    coverage: float | None  # of its 90% tier sets (fitted models only)
+    mean_size: float | None
+
+
+def run_group_rows(run: TrainingRun, *, design: str = "time") -> list[GroupRow]:
+    """The rows of ``run``'s table by group for one design (/model/ and the API): per group, in
+    the order all, sequels, new franchises, popular, the chosen model then the baselines."""
+    groups = (run.groups or {}).get(design) or {}
+    rows: list[GroupRow] = []
+    for group in GROUP_LABELS:
+        if group not in groups:
+            continue
+        data = groups[group]
+        for model, m in data["metrics"].items():
+            sets = (data.get("sets") or {}).get(model) or {}
+            rows.append(
+                GroupRow(
+                    design=design,
+                    group=group,
+                    group_label=GROUP_LABELS[group],
+                    count=int(data["count"]),
+                    model=model,
+                    model_label=MODEL_LABELS.get(model, model),
+                    accuracy=m["accuracy"],
+                    macro_f1=m["macro_f1"],
+                    within_one=m["within_one"],
+                    spearman=m["spearman"],
+                    coverage=sets.get("coverage"),
+                    mean_size=sets.get("mean_size"),
+                )
+            )
+    return rows
+
+
 def run_summary(run: TrainingRun) -> dict[str, object]:
     """A training run's report as data (``train_classifier --json`` and ``GET /api/model/``): the
     chosen model's figures under each test design, every candidate's and baseline's, the tier
@@ -122,6 +182,7 @@ def run_summary(run: TrainingRun) -> dict[str, object]:
             "grouped": ((designs.get("grouped") or {}).get("sets") or {}).get("selected", {}).get(f"{LEVEL:g}"),
             "by_level": chosen_sets,
         },
+        "groups": {design: [asdict(row) for row in run_group_rows(run, design=design)] for design in run.groups or {}},
         "phases": run.phases,
         "run_id": run.pk,
         "active": run.is_active,

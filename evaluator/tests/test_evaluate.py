@@ -180,3 +180,24 @@ def test_it_evaluates_from_the_command_line(active_run, capsys):
     assert evaluation.genres == ["Fantasy", "Romance"] and evaluation.type == "TV"
     with pytest.raises(CommandError, match="Unknown genre"):
         call_command("evaluate_anime", "--synopsis", SYNOPSIS, "--genre", "Nope")
+
+
+def test_a_sequel_of_a_well_rated_anime_is_told_its_franchise_record(active_run):
+    """A user's "sequel of" reaches the franchise history: the reason names the earlier entry,
+    and following a high-scoring anime predicts higher than following a low-scoring one."""
+    from evaluator.features import AnimeInput
+
+    run_predictor = predictor.predictor_for(active_run.pk, active_run.artifact)
+    pool = run_predictor.model.encoder.franchise.pool
+    best = max(pool.values(), key=lambda e: e.score)
+    worst = min(pool.values(), key=lambda e: e.score)
+    high = run_predictor.predict(AnimeInput(synopsis=SYNOPSIS, follows=(best.mal_id,)))
+    low = run_predictor.predict(AnimeInput(synopsis=SYNOPSIS, follows=(worst.mal_id,)))
+    reason = next(r for r in high.reasons if r.key == "franchise")
+    title = Anime.objects.get(mal_id=best.mal_id).title
+    assert reason.label.startswith(f"Follows {title}: {best.score:.2f} from {best.votes:,} votes")
+    assert high.predicted_score > low.predicted_score
+    assert reason.effect > 0 > next(r for r in low.reasons if r.key == "franchise").effect
+    # Without "sequel of" there is no franchise reason.
+    alone = run_predictor.predict(AnimeInput(synopsis=SYNOPSIS))
+    assert "franchise" not in {r.key for r in alone.reasons}

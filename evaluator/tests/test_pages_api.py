@@ -204,11 +204,13 @@ def test_it_evaluates_through_the_api(client, active_run):
     assert tiers == evaluation.tier_set and data["tier_set"]["level"] == 0.9
     assert data["tier"] in tiers and tiers == order[order.index(tiers[0]) : order.index(tiers[0]) + len(tiers)]
     assert data["tier_set"]["text"] in evaluation.comment
-    # The reasons: every input given, strongest first, and the studio's record in words.
+    # The reasons: every input given that the model uses (the age rating and the season are
+    # not among its features: the ablation dropped them), strongest first, and the studio's
+    # record in words.
     keys = [r["key"] for r in data["reasons"]]
     assert set(keys) == {
-        "synopsis", "genre:Fantasy", "genre:Supernatural", "type", "episodes", "year", "rating", "duration",
-        "studio", "neighbours",
+        "synopsis", "genre:Fantasy", "genre:Supernatural", "type", "episodes", "year", "duration", "studio",
+        "neighbours",
     }  # fmt: skip
     effects = [abs(r["effect"]) for r in data["reasons"]]
     assert effects == sorted(effects, reverse=True)

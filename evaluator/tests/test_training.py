@@ -216,7 +216,7 @@ def test_it_reclaims_the_slot_from_a_training_abandoned_past_the_time_limit(db):
 
 
 def test_it_builds_features_without_popularity_or_outcome_fields(active_run):
-    dataset = dataset_build(cutoffs=CUTOFFS, text_variant="synopsis", limit=60)
+    dataset = dataset_build(cutoffs=CUTOFFS, text_variant="synopsis", limit=60, groups=FEATURE_GROUPS)
     names = dataset.spec.tabular_names
     assert dataset.data.X.shape == (60, 384 + len(names))
     forbidden = ("members", "scored_by", "rank", "popularity", "favorites", "score")
@@ -226,7 +226,7 @@ def test_it_builds_features_without_popularity_or_outcome_fields(active_run):
     # Changing every popularity field of every anime changes no feature at all.
     before = dataset.data.X.copy()
     Anime.objects.update(members=1, scored_by=1, rank=1, popularity=99999, favorites=0)
-    after = dataset_build(cutoffs=CUTOFFS, text_variant="synopsis", limit=60)
+    after = dataset_build(cutoffs=CUTOFFS, text_variant="synopsis", limit=60, groups=FEATURE_GROUPS)
     assert np.array_equal(before, after.data.X)
     assert np.array_equal(dataset.data.records.when, after.data.records.when)
 
@@ -286,6 +286,13 @@ def test_it_train_classifier_prints_a_table_per_design(active_run, capsys):
     )
     assert f"Chosen: {run.chosen} (run {run.pk}, not activated)" in out
     assert "Phases: dataset" in out and "Top-tier    " in out
+    sequels = run.groups["time"]["sequel"]
+    prequel = sequels["metrics"]["prequel-tier"]
+    assert "By group, time:" in out
+    assert (
+        f"{'Sequels (an earlier entry is known)':<38} {sequels['count']:>5} {'The prequel' + chr(39) + 's tier':<26} "
+        f"{prequel['accuracy']:>10.3f}" in out
+    )
 
 
 def test_it_measures_each_optional_feature_group(active_run, capsys):
@@ -294,8 +301,8 @@ def test_it_measures_each_optional_feature_group(active_run, capsys):
     assert [r["name"] for r in rows] == ["all", *[f"without {g}" for g in FEATURE_GROUPS]]
     for row in rows[1:]:
         assert row["left_out"] not in row["groups"]
-        better = [row[d]["criterion"] < rows[0][d]["criterion"] for d in ("grouped", "time")]
-        assert row["keep"] == all(better)
+        # Kept on the time split's word alone: the franchise history cannot help grouped CV.
+        assert row["keep"] == (row["time"]["criterion"] < rows[0]["time"]["criterion"])
 
 
 def test_it_refuses_bad_train_classifier_options(db):
@@ -319,3 +326,42 @@ def test_it_train_classifier_if_none_active_keeps_the_active_run(active_run, cap
 
     assert f"Model run {active_run.pk}" in capsys.readouterr().out
     assert TrainingRun.objects.count() == before
+
+
+def test_it_reports_sequels_and_new_franchises_on_the_time_split(active_run):
+    from catalog.models import AnimeRelation
+    from evaluator.selectors import run_group_rows
+
+    groups = active_run.groups["time"]
+    test_count = active_run.designs["time"]["test"]
+    assert groups["all"]["count"] == test_count
+    assert groups["sequel"]["count"] + groups["new"]["count"] == test_count
+    assert groups["sequel"]["count"] > 0 and groups["new"]["count"] > 0
+    assert set(groups["sequel"]["metrics"]) == {"selected", *BASELINES, "prequel-tier"}
+    assert "prequel-tier" not in groups["new"]["metrics"]
+    assert set(groups["all"]["sets"]["selected"]) == {"coverage", "mean_size"}
+    # The whole group reproduces the design's own figures.
+    assert groups["all"]["metrics"]["selected"] == active_run.designs["time"]["metrics"]["selected"]
+    rows = run_group_rows(active_run)
+    assert [(r.group, r.model) for r in rows][:4] == [
+        ("all", "selected"), ("all", "majority"), ("all", "seed-logreg"), ("sequel", "selected")
+    ]  # fmt: skip
+    prequel = next(r for r in rows if r.model == "prequel-tier")
+    assert prequel.model_label == "The prequel's tier" and prequel.coverage is None
+    assert prequel.count == groups["sequel"]["count"]
+    # Grouped CV has no sequel group (a held-out franchise has no history there).
+    assert "sequel" not in active_run.groups["grouped"]
+    assert AnimeRelation.objects.filter(relation="prequel").exists()
+
+
+def test_it_takes_an_anime_s_earlier_entries_from_the_catalogue_relations(catalog):
+    from catalog.models import AnimeRelation
+    from evaluator.dataset import anime_input
+
+    relation = AnimeRelation.objects.filter(relation="prequel").select_related("anime").first()
+    parents = AnimeRelation.objects.filter(relation="parent").select_related("anime").first()
+    sequels = AnimeRelation.objects.filter(relation="sequel").select_related("anime").first()
+    assert relation.related_mal_id in anime_input(relation.anime).follows
+    assert parents.related_mal_id in anime_input(parents.anime).follows
+    # A sequel is not an earlier entry.
+    assert sequels.related_mal_id not in anime_input(sequels.anime).follows

@@ -1,0 +1,177 @@
+"""Configurations and the nested selection: inner out-of-fold member outputs, the choice of
+the best configuration per family."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from itertools import product
+
+import numpy as np
+
+from catalog.tiers import Cutoffs
+from evaluator.training.data import TrainingData, grouped_splits
+from evaluator.training.members import BlockScaler, RidgePath, logreg_path
+from evaluator.training.metrics import decision_metrics, spearman
+from evaluator.training.tiers import (
+    INNER_FOLDS,
+    N_TIERS,
+    SELECTION_KEYS,
+    Grid,
+    ordinal_decide,
+    score_to_probabilities,
+    tier_labels,
+)
+
+
+@dataclass(frozen=True)
+class Config:
+    family: str
+    embedding_weight: float
+    C: float = 0.0
+    alpha: float = 0.0
+    mix: float = 0.0  # the logistic share of the ensemble
+    far: float = 0.0
+
+    def describe(self) -> dict[str, object]:
+        data: dict[str, object] = {"family": self.family, "embedding_weight": self.embedding_weight}
+        if self.family in ("logreg", "ensemble"):
+            data["C"] = self.C
+        if self.family in ("ridge", "ensemble"):
+            data["alpha"] = self.alpha
+        if self.family == "ensemble":
+            data["mix"] = self.mix
+        if self.family != "ridge":
+            data["far"] = self.far
+        return data
+
+
+def configs(grid: Grid, families: Sequence[str]) -> list[Config]:
+    out: list[Config] = []
+    for w in grid.embedding_weight:
+        if "logreg" in families:
+            out += [Config("logreg", w, C=C, far=far) for C, far in product(grid.C, grid.far)]
+        if "ridge" in families:
+            out += [Config("ridge", w, alpha=alpha) for alpha in grid.alpha]
+        if "ensemble" in families:
+            out += [
+                Config("ensemble", w, C=C, alpha=alpha, mix=mix, far=far)
+                for C, alpha, mix, far in product(grid.C, grid.alpha, grid.mix, grid.far)
+            ]
+    return out
+
+
+@dataclass
+class MemberOutputs:
+    """What the members predict for some rows: logistic probabilities per (weight, C), ridge
+    scores per (weight, alpha), with the ridge residual widths and the tier means."""
+
+    logreg: dict[tuple[float, float], np.ndarray]
+    ridge: dict[tuple[float, float], np.ndarray]
+    sigma: dict[tuple[float, float], float]
+    tier_means: np.ndarray
+    cutoffs: Cutoffs
+
+    def outputs(self, config: Config) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(probabilities, scores, decisions) of a configuration."""
+        w = config.embedding_weight
+        if config.family in ("logreg", "ensemble"):
+            p_lr = self.logreg[(w, config.C)]
+            s_lr = p_lr @ self.tier_means
+        if config.family in ("ridge", "ensemble"):
+            s_ridge = self.ridge[(w, config.alpha)]
+            p_ridge = score_to_probabilities(s_ridge, self.sigma[(w, config.alpha)], self.cutoffs)
+        if config.family == "logreg":
+            p, s = p_lr, s_lr
+        elif config.family == "ridge":
+            p, s = p_ridge, s_ridge
+        else:
+            p = config.mix * p_lr + (1 - config.mix) * p_ridge
+            s = config.mix * s_lr + (1 - config.mix) * s_ridge
+        return p, s, decide(config, p, s, self.cutoffs)
+
+
+def decide(config: Config, probabilities: np.ndarray, scores: np.ndarray, cutoffs: Cutoffs) -> np.ndarray:
+    """The tiers a configuration decides: the ridge regressor cuts its score at the thresholds,
+    the others take the least expected ordinal cost."""
+    if config.family == "ridge":
+        return tier_labels(scores, cutoffs)
+    return ordinal_decide(probabilities, config.far)
+
+
+def _members_fit_predict(
+    data: TrainingData,
+    train: np.ndarray,
+    test: np.ndarray,
+    weights: Sequence[float],
+    Cs: Sequence[float],
+    alphas: Sequence[float],
+    history: np.ndarray | None = None,
+) -> tuple[dict[tuple[float, float], np.ndarray], dict[tuple[float, float], np.ndarray]]:
+    """Fit the members on ``train`` (record features from ``train`` only) and predict ``test``:
+    logistic probabilities per (weight, C) and ridge scores per (weight, alpha)."""
+    encoder = data.encoder_for(train, history)
+    X_train, X_test = data.design(encoder, train), data.design(encoder, test)
+    logreg, ridge = {}, {}
+    for w in weights:
+        scaler = BlockScaler(data.embedding_dims, w, encoder.franchise_columns).fit(X_train)
+        Xs_train, Xs_test = scaler.transform(X_train), scaler.transform(X_test)
+        for C, probabilities in logreg_path(Xs_train, data.y[train], Cs, Xs_test).items():
+            logreg[(w, C)] = probabilities
+        if alphas:
+            path = RidgePath.fit(Xs_train, data.scores[train], alphas)
+            for alpha in alphas:
+                ridge[(w, alpha)] = path.predict(Xs_test, alpha)
+    return logreg, ridge
+
+
+def tier_means_of(data: TrainingData, rows: np.ndarray) -> np.ndarray:
+    overall = float(data.scores[rows].mean())
+    return np.array(
+        [
+            float(data.scores[rows][data.y[rows] == k].mean()) if (data.y[rows] == k).any() else overall
+            for k in range(N_TIERS)
+        ]
+    )
+
+
+def inner_outputs(
+    data: TrainingData, rows: np.ndarray, grid: Grid, families: Sequence[str], history: np.ndarray | None = None
+) -> MemberOutputs:
+    """Out-of-fold member predictions over ``rows`` from a grouped inner CV inside them (the
+    franchise history from ``history`` when given, else from each inner training fold)."""
+    need_lr = any(f in families for f in ("logreg", "ensemble"))
+    need_ridge = any(f in families for f in ("ridge", "ensemble"))
+    Cs = grid.C if need_lr else ()
+    alphas = grid.alpha if need_ridge else ()
+    position = {int(r): i for i, r in enumerate(rows)}
+    logreg = {(w, C): np.zeros((len(rows), N_TIERS)) for w in grid.embedding_weight for C in Cs}
+    ridge = {(w, a): np.zeros(len(rows)) for w in grid.embedding_weight for a in alphas}
+    for inner_train, inner_test in grouped_splits(data, INNER_FOLDS, rows):
+        at = np.array([position[int(r)] for r in inner_test])
+        p, s = _members_fit_predict(data, inner_train, inner_test, grid.embedding_weight, Cs, alphas, history)
+        for key, value in p.items():
+            logreg[key][at] = value
+        for key, value in s.items():
+            ridge[key][at] = value
+    sigma = {key: float(np.std(data.scores[rows] - value)) for key, value in ridge.items()}
+    return MemberOutputs(logreg, ridge, sigma, tier_means_of(data, rows), data.cutoffs)
+
+
+def select(
+    outputs: MemberOutputs, y: np.ndarray, true_scores: np.ndarray, candidates: Sequence[Config]
+) -> dict[str, tuple[Config, float]]:
+    """The best configuration of each family on the inner out-of-fold predictions, and the best
+    of all under "selected"."""
+    best: dict[str, tuple[Config, float]] = {}
+    rank_cache: dict[tuple, float] = {}
+    for config in candidates:
+        _, scores, decisions = outputs.outputs(config)
+        key = (config.family, config.embedding_weight, config.C, config.alpha, config.mix)
+        if key not in rank_cache:
+            rank_cache[key] = spearman(scores, true_scores)
+        value = (sum(decision_metrics(y, decisions)) + rank_cache[key]) / len(SELECTION_KEYS)
+        if config.family not in best or value > best[config.family][1] + 1e-12:
+            best[config.family] = (config, value)
+    best["selected"] = max(best.values(), key=lambda cv: cv[1])
+    return best
