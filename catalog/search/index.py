@@ -28,6 +28,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from catalog.models import Anime, IndexBuild
+from catalog.origin import country_of_origin
 from catalog.popularity import estimated_members
 from catalog.search.documents import (
     DOCUMENT_FORM,
@@ -63,7 +64,7 @@ PAYLOAD_INDEXES: dict[str, str] = {
 # Bump when the keyword tokenizer, keyword text, BM25 weighting or payload changes: every point is then rewritten
 # on the next pass, and `build_index` builds a new generation (the dense vectors still come from the
 # embedding cache).
-INDEX_FORMAT = "bm25-crc32-v3"  # v3: tags and studios in the keyword text
+INDEX_FORMAT = "bm25-crc32-v4"  # v3: tags and studios in the keyword text; v4: country in the payload
 # A build whose process stopped sending progress for this long is taken as dead.
 BUILD_STALE_AFTER = timedelta(seconds=120)
 PROGRESS_EVERY = 1.0  # seconds between progress writes of a build
@@ -126,6 +127,7 @@ def anime_payload(anime: Anime) -> dict[str, object]:
         "episodes": anime.episodes,
         "tags": [t.name for t in anime.tags.all()],
         "adult": int(anime.adult),
+        "country": country_of_origin(anime),
     }
 
 
