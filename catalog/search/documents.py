@@ -81,11 +81,27 @@ def anime_document_text(anime: Anime, *, form: str = DOCUMENT_FORM) -> str:
     return f"{head}. {synopsis}".strip()
 
 
+# Episode titles that name no content ("Episode 3", "Part 1 of 2", "Complete Movie", "OVA").
+_GENERIC_EPISODE = re.compile(
+    r"^\s*(?:(?:episode|ep\.?|part|chapter|vol\.?|volume|special|ova|recap|movie)\s*#?\d+(?:\s*of\s*\d+)?|"
+    r"complete movie|short movie|movie|tv special|special|ova|oad|ona|web|music video|\d+)\s*$",
+    re.IGNORECASE,
+)
+
+
+def anime_episode_text(anime: Anime) -> str:
+    """The episode titles for the keyword vector's episode field (``keywords.document_sparse``):
+    they often name the events and characters of single episodes, where the synopsis tells the
+    premise only, and a remembered scene is one such event."""
+    return " ".join(t for t in anime.episode_titles or [] if t and not _GENERIC_EPISODE.match(t))
+
+
 def anime_keyword_text(anime: Anime) -> str:
     """The text of the sparse keyword vector: every title (other languages too), the genres, the
     AniList tags, the studios and the synopsis. Measured with ``search_eval --mode hybrid`` (README
-    "Search quality"): the tags help both halves' hit@10; the episode titles, concatenated, hurt
-    the less-popular half (their words outweigh the synopsis in BM25) and are left out."""
+    "Search quality"): the tags help both halves' hit@10; the episode titles, concatenated here,
+    hurt the less-popular half (their words outweigh the synopsis in BM25), so they are a field of
+    their own (``anime_episode_text``)."""
     return " ".join(
         [
             *anime_titles(anime, other_languages=True),

@@ -28,10 +28,12 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from catalog.models import Anime, IndexBuild
+from catalog.origin import country_of_origin
 from catalog.popularity import estimated_members
 from catalog.search.documents import (
     DOCUMENT_FORM,
     anime_document_text,
+    anime_episode_text,
     anime_genre_names,
     anime_keyword_text,
     anime_titles,
@@ -63,7 +65,8 @@ PAYLOAD_INDEXES: dict[str, str] = {
 # Bump when the keyword tokenizer, keyword text, BM25 weighting or payload changes: every point is then rewritten
 # on the next pass, and `build_index` builds a new generation (the dense vectors still come from the
 # embedding cache).
-INDEX_FORMAT = "bm25-crc32-v3"  # v3: tags and studios in the keyword text
+# v3: tags and studios in the keyword text; v4: country in the payload; v5: episode titles (BM25F)
+INDEX_FORMAT = "bm25-crc32-v5"
 # A build whose process stopped sending progress for this long is taken as dead.
 BUILD_STALE_AFTER = timedelta(seconds=120)
 PROGRESS_EVERY = 1.0  # seconds between progress writes of a build
@@ -126,6 +129,7 @@ def anime_payload(anime: Anime) -> dict[str, object]:
         "episodes": anime.episodes,
         "tags": [t.name for t in anime.tags.all()],
         "adult": int(anime.adult),
+        "country": country_of_origin(anime),
     }
 
 
@@ -135,6 +139,7 @@ class Document:
     dense_text: str
     keyword_text: str
     payload: dict[str, object] = field(default_factory=dict)
+    episode_text: str = ""
 
     @property
     def doc_hash(self) -> str:
@@ -144,10 +149,13 @@ class Document:
 def _document(anime: Anime) -> Document:
     dense_text = anime_document_text(anime)
     keyword_text = anime_keyword_text(anime)
+    episode_text = anime_episode_text(anime)
     payload = anime_payload(anime)
-    blob = json.dumps([INDEX_FORMAT, dense_text, keyword_text, payload], sort_keys=True, ensure_ascii=False)
+    blob = json.dumps(
+        [INDEX_FORMAT, dense_text, keyword_text, episode_text, payload], sort_keys=True, ensure_ascii=False
+    )
     payload["doc_hash"] = hashlib.sha256(blob.encode("utf-8")).hexdigest()
-    return Document(anime.mal_id, dense_text, keyword_text, payload)
+    return Document(anime.mal_id, dense_text, keyword_text, payload, episode_text)
 
 
 def _documents(ids: Sequence[int]) -> Iterator[tuple[list[int], list[Document]]]:
@@ -163,7 +171,7 @@ def _points(documents: Sequence[Document], embedder: Embedder, *, use_cache: boo
     vectors = embed_documents_cached(texts, embedder=embedder) if use_cache else embedder.embed_documents(texts)
     points = []
     for document, vector in zip(documents, vectors, strict=True):
-        indices, values = document_sparse(document.keyword_text)
+        indices, values = document_sparse(document.keyword_text, episodes=document.episode_text)
         points.append(
             Point(
                 id=document.mal_id,

@@ -21,6 +21,11 @@ from collections import Counter
 BM25_K1 = 1.2
 BM25_B = 0.75
 AVG_DOC_TOKENS = 95.0
+# The episode-title field (BM25F, ``document_sparse``): its mean length over the 6,977 anime with
+# content-bearing episode titles is 49 tokens (median 28); a term there counts this much of one in
+# the main text.
+AVG_EPISODE_TOKENS = 49.0
+EPISODE_WEIGHT = 0.5
 
 STOP_WORDS = frozenset(
     """a about above after again against all am an and any are as at be because been before being
@@ -70,15 +75,22 @@ def token_id(token: str) -> int:
     return zlib.crc32(token.encode("utf-8"))
 
 
-def document_sparse(text: str) -> tuple[list[int], list[float]]:
-    """BM25 term weights of a document (IDF is applied by Qdrant)."""
-    counts = Counter(keyword_tokens(text))
-    length = sum(counts.values())
-    norm = BM25_K1 * (1 - BM25_B + BM25_B * length / AVG_DOC_TOKENS)
+def document_sparse(text: str, *, episodes: str = "") -> tuple[list[int], list[float]]:
+    """BM25 term weights of a document (IDF is applied by Qdrant), with the episode titles as a
+    field of their own: BM25F (Robertson, Zaragoza & Taylor 2004), each field's term frequency
+    normalised by that field's length against its own average, weighted, summed, and saturated
+    once. So a long-running show's hundreds of episode titles neither lengthen (and so weaken) its
+    main text nor outweigh it; with no episode text this is plain BM25 of ``text``."""
+    frequencies: dict[str, float] = {}
+    for field_text, weight, average in ((text, 1.0, AVG_DOC_TOKENS), (episodes, EPISODE_WEIGHT, AVG_EPISODE_TOKENS)):
+        counts = Counter(keyword_tokens(field_text))
+        norm = 1 - BM25_B + BM25_B * sum(counts.values()) / average
+        for token, tf in counts.items():
+            frequencies[token] = frequencies.get(token, 0.0) + weight * tf / norm
     weights: dict[int, float] = {}
-    for token, tf in counts.items():
+    for token, tf in frequencies.items():
         tid = token_id(token)
-        weights[tid] = weights.get(tid, 0.0) + tf * (BM25_K1 + 1) / (tf + norm)
+        weights[tid] = weights.get(tid, 0.0) + tf * (BM25_K1 + 1) / (tf + BM25_K1)
     indices = sorted(weights)
     return indices, [weights[i] for i in indices]
 

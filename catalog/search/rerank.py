@@ -38,6 +38,8 @@ def cue_matches(cue: Cue, payload: dict[str, object]) -> float:
     """1 for a match, 0.5 for a near one (a year just outside), else 0."""
     if cue.types:
         return 1.0 if payload.get("type") in cue.types else 0.0
+    if cue.countries:
+        return 1.0 if payload.get("country") in cue.countries else 0.0
     if cue.studios:
         studios = payload.get("studios") or []
         return 1.0 if any(s in cue.studios for s in studios) else 0.0  # type: ignore[union-attr]

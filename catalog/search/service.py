@@ -137,7 +137,7 @@ def entries_chosen(
 
 
 ORIGINAL_LABEL = "the original"
-CANDIDATE_PAYLOAD = ["franchise_key", "members", "popularity", "type", "year", "studios", "episodes"]
+CANDIDATE_PAYLOAD = ["franchise_key", "members", "popularity", "type", "year", "studios", "episodes", "country"]
 
 
 def vector_query(

@@ -186,6 +186,18 @@ _SETTING = re.compile(
     r"(?:(?:early|mid|late)[- ])?(?:19|20)?\d0'?s?\b",
     re.IGNORECASE,
 )
+# "a chinese movie", "korean animated ...", "donghua": where it was made (``catalog.origin``). The
+# nationality counts only next to a word for the medium ("an old chinese book" is plot).
+_COUNTRY = re.compile(
+    r"\b(?:(chinese|korean)(?= (?:[\w-]+ ){0,3}?(?:anime|animes|animation|animated|movie|film|ona|ova|show|series|"
+    r"cartoon|donghua|cg|short)\b)|(donghua))\b",
+    re.IGNORECASE,
+)
+COUNTRIES: dict[str, tuple[str, str]] = {
+    "chinese": ("CN", "Chinese"),
+    "donghua": ("CN", "Chinese"),
+    "korean": ("KR", "Korean"),
+}
 _PUNCTUATION_RUNS = re.compile(r"(?:\s*,){2,}")
 CLUE_MIN_WORDS = 5  # a clause shorter than this stays in the whole query only
 LONG_QUERY_WORDS = 20  # from this length on a description is also split into clues
@@ -205,6 +217,7 @@ class Cue:
     studios: frozenset[str] = frozenset()
     years: tuple[int, int] | None = None
     episodes: tuple[int, int] | None = None
+    countries: frozenset[str] = frozenset()  # catalog.origin's codes: "CN", "KR"
 
 
 @dataclass
@@ -309,6 +322,13 @@ def _cues(text: str, titles: TitleIndex | None, *, childhood: bool = False) -> l
         cues.append(Cue("type", " or ".join(sorted(strong)).replace("Movie", "movie"), types=frozenset(strong)))
     elif "TV" in types and (" tv " in normal or " television " in normal or _ON_TV.search(lowered)):
         cues.append(Cue("type", "TV series", types=frozenset({"TV"})))
+
+    countries: dict[str, set[str]] = {}
+    for match in _COUNTRY.finditer(lowered):
+        code, label = COUNTRIES[(match.group(1) or match.group(2)).lower()]
+        countries.setdefault(label, set()).add(code)
+    for label, codes in countries.items():
+        cues.append(Cue("country", label, countries=frozenset(codes)))
 
     studios = _studios(normal, titles)
     for name, found in studios.items():
@@ -479,6 +499,7 @@ def _strip_cues(text: str, titles: TitleIndex | None) -> str:
     """The text without the words that were read as cues (they are not plot)."""
     stripped = _EPISODES.sub(" ", text)
     for pattern in (
+        _COUNTRY,
         _DECADE,
         _YEAR,
         _SHORT,

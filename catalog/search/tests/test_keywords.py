@@ -69,3 +69,25 @@ def test_the_keyword_text_holds_every_title_the_genres_tags_studios_and_synopsis
     assert anime.studios == ["Madhouse"] and "Madhouse" in text
     assert all(title in text for title in [anime.title, *anime.title_synonyms, *anime.title_other])
     assert text.endswith(clean_synopsis(anime.synopsis))
+
+
+def test_it_weighs_episode_titles_as_a_field_of_their_own() -> None:
+    assert document_sparse("titan wall", episodes="") == document_sparse("titan wall")
+    indices, values = document_sparse("titan wall", episodes="the fall of shiganshina")
+    weights = dict(zip(indices, values, strict=True))
+    # A term of the episode field counts less than one of the main text...
+    assert 0 < weights[token_id("shiganshina")] < weights[token_id("wall")]
+    # ...and hundreds of episode titles leave the main text's weights as they are, while one of
+    # them counts less than the same title among a few (each field normalised by its own length).
+    many = "the fall of shiganshina " + " ".join(f"battle number {n}" for n in range(300))
+    crowded = dict(zip(*document_sparse("titan wall", episodes=many), strict=True))
+    assert crowded[token_id("wall")] == weights[token_id("wall")]
+    assert crowded[token_id("shiganshina")] < weights[token_id("shiganshina")]
+
+
+def test_the_episode_text_leaves_out_titles_that_name_no_content() -> None:
+    from catalog.models import Anime
+    from catalog.search.documents import anime_episode_text
+
+    anime = Anime(episode_titles=["Episode 1", "Part 1 of 2", "Complete Movie", "OVA", "The Wall Falls", ""])
+    assert anime_episode_text(anime) == "The Wall Falls"

@@ -157,3 +157,14 @@ def test_the_fold_shows_the_entry_matching_the_cues() -> None:
     assert plain[0] == (2, [1])  # most members
     cued = fold_franchise_hits(order, franchise=franchise, members=members, preferred=set(), limit=5, cued={1: 1.0})
     assert cued[0] == (1, [2])  # the entry of the remembered era
+
+
+def test_it_reads_where_an_anime_was_made_next_to_a_medium_word(titles) -> None:
+    plan = understand("chinese movie about a snake spirit who loses her memory", titles=titles)
+    assert cues(plan) == [("type", "movie"), ("country", "Chinese")]
+    assert plan.preferences[1].countries == {"CN"}
+    assert "chinese" not in plan.text.lower()
+    assert ("country", "Korean") in cues(understand("korean animated zombie outbreak", titles=titles))
+    assert ("country", "Chinese") in cues(understand("a donghua about cultivators", titles=titles))
+    # A nationality in the plot is plot.
+    assert cues(understand("two friends get sucked into an old chinese book", titles=titles)) == []
