@@ -56,8 +56,12 @@ run: setup
 serve: setup
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
+# Two test workers (pytest-xdist; `make test TEST_WORKERS=0` runs in one process). `--dist load`
+# hands each worker its tests in collection order, which pytest-django makes database tests first and
+# transactional ones (which flush the database) last; work stealing would run some after a flush.
+TEST_WORKERS ?= 2
 test: $(VENV)/.installed
-	$(PY) -m pytest
+	$(PY) -m pytest $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist load)
 
 # The README's pictures (docs/screenshots/), taken by the browser tests of every page; a plain test
 # run keeps its screenshots in test-artifacts/ and leaves the repository as it was.

@@ -3,6 +3,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -174,13 +175,30 @@ def catalog_embeddings(catalog_snapshot, django_db_blocker) -> list[tuple]:
     from catalog.models import EmbeddingCache
     from catalog.search.index import index_rebuild
 
-    with django_db_blocker.unblock():
+    with django_db_blocker.unblock(), _embedding_cache_file_lock():
         catalogue_restore(catalog_snapshot)  # in case a transactional test flushed the database before
         embedding_cache_restore(_embedding_cache_file_read())
         index_rebuild()
         rows = list(EmbeddingCache.objects.values_list("backend", "model", "dimension", "text_sha256", "vector"))
         _embedding_cache_file_write(rows)
         return rows
+
+
+@contextmanager
+def _embedding_cache_file_lock() -> Iterator[None]:
+    """Parallel test workers (``pytest -n``) take turns with the embedding-cache file: the first
+    embeds what is missing and writes the file, the next one finds every text there and embeds
+    nothing (rather than both embedding the whole catalogue at once on the same cores)."""
+    import fcntl
+
+    path = _embedding_cache_file().with_suffix(".lock")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _embedding_cache_file() -> Path:
@@ -320,7 +338,7 @@ def trained(catalog_snapshot, django_db_blocker) -> dict[str, object]:
     from evaluator.services import training_run_train
     from evaluator.tests.conftest import TRAIN_FOLDS, TRAIN_LIMIT
 
-    with django_db_blocker.unblock():
+    with django_db_blocker.unblock(), _embedding_cache_file_lock():
         catalogue_restore(catalog_snapshot)  # in case a transactional test flushed the database before
         embedding_cache_restore(_embedding_cache_file_read())
         run = training_run_train(triggered_by=TrainingRun.Trigger.TEST, folds=TRAIN_FOLDS, limit=TRAIN_LIMIT)
