@@ -357,7 +357,7 @@ def upcoming_embedded(trained, django_db_blocker) -> None:
     from evaluator.features import FeatureSpec, embed_inputs
     from evaluator.upcoming.selectors import upcoming_anime
 
-    with django_db_blocker.unblock():
+    with django_db_blocker.unblock(), _embedding_cache_file_lock():
         spec = FeatureSpec(genres=(), types=(), sources=(), text_variant=trained["run"]["text_variant"])
         embed_inputs([anime_input(a) for a in upcoming_anime()], spec, cached=True)
         _embedding_cache_file_write(
