@@ -133,7 +133,9 @@ def run_group_rows(run: TrainingRun, *, design: str = "time") -> list[GroupRow]:
         if group not in groups:
             continue
         data = groups[group]
-        for model, m in data["metrics"].items():
+        # jsonb (PostgreSQL) keeps no key order: the chosen model, then the baselines as labelled.
+        order = {name: i for i, name in enumerate(MODEL_LABELS)}
+        for model, m in sorted(data["metrics"].items(), key=lambda item: (order.get(item[0], len(order)), item[0])):
             sets = (data.get("sets") or {}).get(model) or {}
             rows.append(
                 GroupRow(

@@ -75,7 +75,9 @@ def test_new_rows_after_a_restore_get_ids_past_the_restored_ones(catalog, catalo
     # Emptied the way a flush that resets the sequences does (a TransactionTestCase's
     # reset_sequences): the next id would be 1 again without the restore's own reset.
     tables = [each._meta.db_table for each in catalogue_models()]
-    connection.ops.execute_sql_flush(connection.ops.sql_flush(no_style(), tables, reset_sequences=True))
+    connection.ops.execute_sql_flush(
+        connection.ops.sql_flush(no_style(), tables, reset_sequences=True, allow_cascade=True)
+    )
     assert not model.objects.exists()
     tables_restore(catalog_snapshot)
 
