@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
-from django.core.paginator import Paginator
+from django.core.paginator import Page, Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.cache import patch_vary_headers
@@ -67,19 +69,29 @@ def home(request: HttpRequest) -> HttpResponse:
 def anime_list(request: HttpRequest) -> HttpResponse:
     filterset = selectors.anime_list(params=request.GET, request=request)
     valid = filterset.is_valid()
-    selected_genres, excluded_genres = filterset.genre_selection()
     ids = filterset.qs.values_list("mal_id", flat=True) if valid else Anime.objects.none()
     paginator = Paginator(ids, PAGE_SIZE)
     # get_page turns "abc", "-1" or "999" into the first or last page instead of an error.
     page = paginator.get_page(request.GET.get("page"))
     page.object_list = selectors.anime_page_rows(list(page.object_list))
     context = {
-        "filterset": filterset,
+        **filter_page_context(filterset, valid=valid, page=page, paginator=paginator),
         "import_run": selectors.catalog_import_running(),
-        "error_list": form_error_list(filterset.form) if not valid else [],
-        "field_errors": form_field_errors(filterset.form),
+        "sort_labels": SORT_LABELS,
+        "current_sort": filterset.form["sort"].value() or DEFAULT_SORT,
+    }
+    return filter_page_render(request, "catalog/anime_list.html", context)
+
+
+def filter_page_context(filterset: Any, *, valid: bool, page: Page, paginator: Paginator) -> dict[str, object]:
+    """What a filtered, paginated page's template needs of its filter and page (browse, upcoming)."""
+    selected_genres, excluded_genres = filterset.genre_selection()
+    return {
+        "filterset": filterset,
         "form": filterset.form,
         "valid": valid,
+        "error_list": form_error_list(filterset.form) if not valid else [],
+        "field_errors": form_field_errors(filterset.form),
         "page": page,
         "paginator": paginator,
         "page_range": list(paginator.get_elided_page_range(page.number, on_each_side=2, on_ends=1)),
@@ -87,16 +99,17 @@ def anime_list(request: HttpRequest) -> HttpResponse:
         "excluded_genres": excluded_genres,
         "selected_tags": filterset.tag_selection(),
         "genres_by_kind": selectors.genre_groups(),
-        "sort_labels": SORT_LABELS,
-        "current_sort": filterset.form["sort"].value() or DEFAULT_SORT,
     }
+
+
+def filter_page_render(request: HttpRequest, template: str, context: dict[str, object]) -> HttpResponse:
+    """The whole page, or its ``#results`` partial for an HTMX request (browse, upcoming)."""
     # A history restore after a cache miss also carries HX-Request but needs the whole page.
     partial = bool(request.htmx) and not request.htmx.history_restore_request
     # The partial also refreshes the messages next to each field (out-of-band swaps), since
     # the form itself stays in place while the user edits it.
     context["oob_errors"] = partial
-    template = "catalog/anime_list.html#results" if partial else "catalog/anime_list.html"
-    response = render(request, template, context)
+    response = render(request, f"{template}#results" if partial else template, context)
     patch_vary_headers(response, ("HX-Request",))
     return response
 
