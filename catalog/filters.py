@@ -10,6 +10,7 @@ on hold or dropped, ``plan-to-watch``: only those planned; the list is the reque
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,12 +48,16 @@ class NameMultipleChoiceField(forms.MultipleChoiceField):
 
     def to_python(self, value: Any) -> list[str]:
         values = super().to_python(value)
+        if not values:  # the names (a query, then a walk over them) only when some are given
+            return []
         canonical = self._canonical()
         return [canonical.get(v.strip().lower(), v.strip()) for v in values if v.strip()]
 
     def validate(self, value: list[str]) -> None:
         if self.required and not value:
             raise ValidationError(self.error_messages["required"], code="required")
+        if not value:
+            return
         if len(value) > MAX_REPEATED:
             raise ValidationError(
                 "At most %(max)d %(what)s names (you sent %(count)d).",
@@ -117,6 +122,18 @@ class AnimeFilterForm(forms.Form):
             if data.get(low) is not None and data.get(high) is not None and data[low] > data[high]:
                 self.add_error(high, f"Must be at least {low.replace('_', ' ')} ({data[low]:g}).")
         return data
+
+
+def once[T](load: Callable[[], T]) -> Callable[[], T]:
+    """``load`` run on the first call only, its result returned to every call."""
+    result: list[T] = []
+
+    def get() -> T:
+        if not result:
+            result.append(load())
+        return result[0]
+
+    return get
 
 
 def genre_choices() -> list[tuple[str, str]]:
@@ -187,10 +204,13 @@ class AnimeFilter(django_filters.FilterSet):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        choices = genre_choices()
+        # Callables: a form field copies and walks a list of choices when it is made (~1,000
+        # names with the tags: ~4 ms a request), a callable only when a value is checked or the
+        # form is drawn; ``once`` reads each list at most once per filter.
+        self.genre_choices, self.tag_choices = once(genre_choices), once(tag_choices)
         for name in ("genre", "exclude_genre"):
-            self.filters[name].extra["choices"] = choices
-        self.filters["tag"].extra["choices"] = tag_choices()
+            self.filters[name].extra["choices"] = self.genre_choices
+        self.filters["tag"].extra["choices"] = self.tag_choices
 
     def filter_queryset(self, queryset: QuerySet[Anime]) -> QuerySet[Anime]:
         criteria = self.criteria()
@@ -199,7 +219,7 @@ class AnimeFilter(django_filters.FilterSet):
     def genre_selection(self) -> tuple[set[str], set[str]]:
         """The genres ticked and excluded (lower-cased, known names only), from the bound data:
         the form shows them ticked again even when another field is wrong."""
-        known = {str(value).lower() for value, _ in self.filters["genre"].extra["choices"]}
+        known = {str(value).lower() for value, _ in self.genre_choices()}
 
         def chosen(name: str) -> set[str]:
             return {v.strip().lower() for v in self.data.getlist(name)} & known
@@ -208,7 +228,7 @@ class AnimeFilter(django_filters.FilterSet):
 
     def tag_selection(self) -> set[str]:
         """The tags ticked (lower-cased, known names only), from the bound data, like ``genre_selection``."""
-        known = {str(value).lower() for value, _ in self.filters["tag"].extra["choices"]}
+        known = {str(value).lower() for value, _ in self.tag_choices()}
         return {v.strip().lower() for v in self.data.getlist("tag")} & known
 
     def criteria(self) -> AnimeCriteria:

@@ -19,12 +19,12 @@ from dataclasses import dataclass, field
 from itertools import chain
 
 import numpy as np
-from django.db.models import Count, F
+from django.db.models import F
 
 from catalog.filters import AnimeCriteria
 from catalog.franchise import first_per_franchise
 from catalog.lists.selectors import Entry
-from catalog.models import Anime, Genre, ListStatus
+from catalog.models import Anime, ListStatus
 from catalog.search.engine import EngineError, VectorQuery, engine
 from catalog.search.index import DENSE, index_base
 from catalog.search.service import criteria_filter
@@ -177,33 +177,29 @@ def ranked_ids(
             return [], taste
         disliked = _mean(vectors, taste.negatives)
         query = _unit(liked - weights.negative * disliked if disliked is not None and weights.negative else liked)
-        # Every anime the filters allow, by closeness to the taste (the catalogue is small enough).
-        # Ids and scores only: the candidates' payloads cost ~4x the query itself at 3,000 of
-        # them (115 against 25 ms on a loaded machine); their facts come from the process's table.
-        pool = collection.query(
-            [VectorQuery(DENSE, query.tolist())], limit=max(CANDIDATES, limit * 5), filter=query_filter
+        # Every anime the filters allow, by closeness to the taste (the catalogue is small enough),
+        # as two arrays: ids and scores (a ``Hit`` per candidate and their payloads cost more than
+        # the engine's search at 3,000 of them); their facts come from the process's table.
+        pool = collection.nearest(
+            VectorQuery(DENSE, query.tolist()), limit=max(CANDIDATES, limit * 5), filter=query_filter
         )
-        if not pool:
+        if not len(pool):
             return [], taste
-        table, genre_names = _catalogue()
-        facts = [table.get(h.id, _NO_FACTS) for h in pool]
-        similarity = np.array([h.score for h in pool])
+        table = catalogue_table()
+        at = table.positions(pool.ids)  # -1: not in the table (an index ahead of the database)
+        similarity = pool.scores
         rank = _z(similarity)
         if weights.popularity:
-            rank = rank + weights.popularity * _z(np.log1p([float(f.members) for f in facts]))
+            rank = rank + weights.popularity * _z(table.take(table.log_members, at, 0.0))
         if weights.quality:
-            rank = rank + weights.quality * _z(np.array([f.score for f in facts]))
+            rank = rank + weights.quality * _z(table.take(table.score, at, 0.0))
         if weights.tags:
             listed = {r.id: list(r.payload.get("genres") or []) for r in records}
-            affinity = tag_affinity(taste, listed, catalogue_tag_rates(), weights.negative)
-            # Each candidate's sum of its genres' affinities, in numpy (3,000 Python sums took ~15 ms).
-            weight = np.array([affinity.get(name, 0.0) for name in genre_names], dtype=np.float64)
-            held = np.fromiter(chain.from_iterable(f.genre_ids for f in facts), dtype=np.intp)
-            owner = np.repeat(np.arange(len(facts)), [len(f.genre_ids) for f in facts])
-            fit = np.bincount(owner, weights=weight[held], minlength=len(facts))
-            rank = rank + weights.tags * _z(fit)
-        order = first_per_franchise(np.argsort(-rank, kind="stable").tolist(), lambda i: facts[i].franchise_key, limit)
-        chosen = [(pool[i].id, float(similarity[i])) for i in order]
+            affinity = tag_affinity(taste, listed, table.tag_rates, weights.negative)
+            rank = rank + weights.tags * _z(table.genre_sums(at, affinity))
+        franchise = table.take(table.franchise, at, "")
+        order = first_per_franchise(np.argsort(-rank, kind="stable").tolist(), lambda i: franchise[i], limit)
+        chosen = [(int(pool.ids[i]), float(similarity[i])) for i in order]
         found = collection.retrieve([m for m, _ in chosen], vectors=[DENSE])
     candidate_vectors = {r.id: np.asarray(r.vectors[DENSE], dtype=np.float32) for r in found if DENSE in r.vectors}
     liked_ids = [m for m in taste.positives if m in vectors]
@@ -220,54 +216,96 @@ def ranked_ids(
 
 @dataclass(frozen=True)
 class Facts:
-    """What the ranking reads of a candidate, as the index's payload holds it."""
+    """What the ranking reads of one candidate (``CatalogueTable.facts``)."""
 
     franchise_key: str = ""
     members: int = 0
     score: float = 0.0
     genres: tuple[str, ...] = ()
-    genre_ids: tuple[int, ...] = ()  # positions in the table's genre names
 
 
-_NO_FACTS = Facts()
-_facts: tuple[tuple[object, ...], dict[int, Facts], list[str]] | None = None
+@dataclass(frozen=True)
+class CatalogueTable:
+    """Franchise, members, score and genres of every anime as arrays by position (ids sorted), so
+    that ranking 3,000 candidates is a handful of numpy operations; with each genre's share of the
+    catalogue."""
 
+    ids: np.ndarray  # int64, ascending
+    franchise: np.ndarray  # str keys ("" none)
+    members: np.ndarray  # int64
+    log_members: np.ndarray
+    score: np.ndarray  # 0.0 unknown
+    genre_ids: np.ndarray  # every (anime, genre) pair: the genre's position in ``genre_names``
+    genre_owner: np.ndarray  # and the anime's position
+    genre_names: tuple[str, ...]
+    tag_rates: dict[str, float]
 
-def catalogue_facts() -> dict[int, Facts]:
-    """Franchise, members, score and genres of every anime, kept per process and catalogue
-    version (~22,000 small records, built in about a second)."""
-    return _catalogue()[0]
-
-
-def _catalogue() -> tuple[dict[int, Facts], list[str]]:
-    """The facts table and the genre names its ``genre_ids`` point into (one version check)."""
-    global _facts
-    version = catalogue_version()
-    if _facts is None or _facts[0] != version:
+    @classmethod
+    def build(cls) -> CatalogueTable:
         genres: dict[int, list[str]] = {}
         for mal_id, name in Anime.genres.through.objects.values_list("anime__mal_id", "genre__name"):
             genres.setdefault(mal_id, []).append(name)
-        names = sorted({name for held in genres.values() for name in held})
+        names = tuple(sorted({name for held in genres.values() for name in held}))
         position = {name: i for i, name in enumerate(names)}
-        table = {}
-        for mal_id, key, members, score in Anime.objects.values_list("mal_id", "franchise_key", "members", "score"):
-            held = tuple(sorted(genres.get(mal_id, ())))
-            table[mal_id] = Facts(key or "", members or 0, float(score or 0), held, tuple(position[n] for n in held))
-        _facts = (version, table, names)
-    return _facts[1], _facts[2]
+        rows = sorted(Anime.objects.values_list("mal_id", "franchise_key", "members", "score"))
+        held = [sorted(position[n] for n in genres.get(mal_id, ())) for mal_id, *_ in rows]
+        members = np.array([m or 0 for _, _, m, _ in rows], dtype=np.int64)
+        counts = np.bincount(np.fromiter(chain.from_iterable(held), dtype=np.intp), minlength=len(names))
+        total = len(rows)
+        return cls(
+            ids=np.array([r[0] for r in rows], dtype=np.int64),
+            franchise=np.array([key or "" for _, key, _, _ in rows], dtype=object),
+            members=members,
+            log_members=np.log1p(members.astype(np.float64)),
+            score=np.array([float(s or 0) for *_, s in rows], dtype=np.float64),
+            genre_ids=np.fromiter(chain.from_iterable(held), dtype=np.intp),
+            genre_owner=np.repeat(np.arange(len(held), dtype=np.intp), [len(h) for h in held]),
+            genre_names=names,
+            tag_rates={name: int(counts[i]) / total for i, name in enumerate(names)} if total else {},
+        )
+
+    def positions(self, mal_ids: np.ndarray) -> np.ndarray:
+        """Each id's position in the table, -1 for an id it lacks."""
+        if not len(self.ids):
+            return np.full(len(mal_ids), -1, dtype=np.intp)
+        at = np.minimum(np.searchsorted(self.ids, mal_ids), len(self.ids) - 1)
+        return np.where(self.ids[at] == mal_ids, at, -1)
+
+    def take(self, column: np.ndarray, at: np.ndarray, missing: object) -> np.ndarray:
+        """``column``'s values at the positions ``at``, ``missing`` where a position is -1."""
+        if not len(self.ids):
+            return np.full(len(at), missing, dtype=column.dtype)
+        return np.where(at >= 0, column[np.maximum(at, 0)], missing)
+
+    def genre_sums(self, at: np.ndarray, weight_of: Mapping[str, float]) -> np.ndarray:
+        """For each position of ``at`` (-1: none), the sum of its genres' weights."""
+        weight = np.array([weight_of.get(name, 0.0) for name in self.genre_names], dtype=np.float64)
+        per_anime = np.bincount(self.genre_owner, weights=weight[self.genre_ids], minlength=len(self.ids))
+        return self.take(per_anime, at, 0.0)
+
+    def facts(self, mal_id: int) -> Facts | None:
+        at = int(self.positions(np.array([mal_id], dtype=np.int64))[0])
+        if at < 0:
+            return None
+        return Facts(
+            franchise_key=str(self.franchise[at]),
+            members=int(self.members[at]),
+            score=float(self.score[at]),
+            genres=tuple(self.genre_names[g] for g in self.genre_ids[self.genre_owner == at]),
+        )
 
 
-_tag_rates: tuple[int, dict[str, float]] | None = None
+_table: tuple[tuple[object, ...], CatalogueTable] | None = None
 
 
-def catalogue_tag_rates() -> dict[str, float]:
-    """The share of catalogue anime carrying each genre or theme (kept per catalogue size)."""
-    global _tag_rates
-    total = Anime.objects.count()
-    if _tag_rates is None or _tag_rates[0] != total:
-        counts = Genre.objects.annotate(n=Count("anime")).values_list("name", "n")
-        _tag_rates = (total, {name: n / total for name, n in counts} if total else {})
-    return _tag_rates[1]
+def catalogue_table() -> CatalogueTable:
+    """The ``CatalogueTable`` of this process, rebuilt when the catalogue changes (~22,000 anime,
+    about a second)."""
+    global _table
+    version = catalogue_version()
+    if _table is None or _table[0] != version:
+        _table = (version, CatalogueTable.build())
+    return _table[1]
 
 
 def popular_unseen(

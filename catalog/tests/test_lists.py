@@ -15,7 +15,7 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 
 from catalog.lists.parsing import MAX_XML_BYTES, ListFileError, list_upload_parse
-from catalog.lists.recommend import Weights, catalogue_facts, ranked_ids, taste_of
+from catalog.lists.recommend import Weights, catalogue_table, ranked_ids, taste_of
 from catalog.lists.selectors import SESSION_KEY, Entry
 from catalog.models import Anime, AnimeList, AnimeListEntry
 from catalog.search.engine import engine
@@ -394,16 +394,23 @@ def test_recommend_eval_prints_each_method_beside_the_baseline(search_index: str
 def test_the_ranking_reads_the_candidates_facts_as_the_index_holds_them(search_index: str):
     # The candidates' franchise, members, score and genres come from a per-process table (not the
     # index's payloads): the same values, and a changed anime is read afresh.
-    table = catalogue_facts()
+    table = catalogue_table()
     with engine().reading(index_base()) as collection:
-        records = collection.retrieve(list(table)[:200], payload=["franchise_key", "members", "score", "genres"])
+        records = collection.retrieve(
+            [int(m) for m in table.ids[:200]], payload=["franchise_key", "members", "score", "genres"]
+        )
+    assert len(records) == 200
     for record in records:
-        facts = table[record.id]
+        facts = table.facts(record.id)
         assert facts.franchise_key == record.payload["franchise_key"]
         assert facts.members == record.payload["members"]
         assert facts.score == pytest.approx(float(record.payload.get("score") or 0))
         assert list(facts.genres) == record.payload["genres"]
+    # Each genre's share of the catalogue, as the catalogue's own counts give it.
+    action = Anime.objects.filter(genres__name="Action").count() / Anime.objects.count()
+    assert table.tag_rates["Action"] == pytest.approx(action)
+    assert table.facts(10**9) is None
     anime = Anime.objects.get(mal_id=records[0].id)
     anime.members = (anime.members or 0) + 12345
     anime.save()
-    assert catalogue_facts()[anime.mal_id].members == anime.members
+    assert catalogue_table().facts(anime.mal_id).members == anime.members

@@ -46,6 +46,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import qdrant_edge as qe
 
 from catalog.search.engine.types import (
@@ -59,6 +60,7 @@ from catalog.search.engine.types import (
     IndexMissing,
     Match,
     MatchAny,
+    Nearest,
     Point,
     Range,
     Record,
@@ -70,6 +72,7 @@ from catalog.search.engine.types import (
     fused_limit,
     generation_name,
     generations_of,
+    nearest_best_first,
 )
 
 logger = logging.getLogger(__name__)
@@ -262,6 +265,22 @@ class EdgeCollection:
         return best_first(
             [Hit(id=int(p.id), score=float(p.score), payload=dict(p.payload or {})) for p in points], limit
         )
+
+    def nearest(self, query: VectorQuery, *, limit: int, filter: Filter | None = None) -> Nearest:
+        request = qe.QueryRequest(
+            limit=limit,
+            query=qe.Query.Nearest(_vector(query.vector), using=query.using),
+            filter=_filter(filter),
+            with_payload=False,
+        )
+        try:
+            points = self.shard.query(request)
+        except Exception as error:
+            raise _unavailable("run the query", error) from error
+        count = len(points)
+        ids = np.fromiter((p.id for p in points), dtype=np.int64, count=count)
+        scores = np.fromiter((p.score for p in points), dtype=np.float64, count=count)
+        return nearest_best_first(ids, scores, limit)
 
 
 # ---------------------------------------------------------------------------- files

@@ -36,6 +36,7 @@ from catalog.search.engine.types import (
     IndexMissing,
     Match,
     MatchAny,
+    Nearest,
     Point,
     Range,
     Record,
@@ -48,6 +49,7 @@ from catalog.search.engine.types import (
     generation_name,
     generation_parts,
     generations_of,
+    nearest_best_first,
 )
 
 logger = logging.getLogger(__name__)
@@ -220,6 +222,21 @@ class ServerCollection:
         hits = [Hit(id=int(p.id), score=float(p.score), payload=dict(p.payload or {})) for p in response.points]
         return best_first(hits, limit)
 
+    def nearest(self, query: VectorQuery, *, limit: int, filter: Filter | None = None) -> Nearest:
+        flt = _filter(filter)
+        response = _call(
+            "run the query",
+            lambda: self.client.query_points(
+                self.name,
+                query=_vector(query.vector),
+                using=query.using,
+                query_filter=flt,
+                limit=limit,
+                with_payload=False,
+            ),
+        )
+        return nearest_best_first([int(p.id) for p in response.points], [p.score for p in response.points], limit)
+
 
 class ServerEngine:
     kind = "server"
@@ -355,9 +372,9 @@ class _RetryingCollection(ServerCollection):
         self.engine = engine
         self.base = base
 
-    def query(self, queries: Sequence[VectorQuery], **options: Any) -> list[Hit]:
+    def _retrying(self, call: Callable[[], Any]) -> Any:
         try:
-            return super().query(queries, **options)
+            return call()
         except EngineUnavailable as error:
             cause = error.__cause__
             if not (isinstance(cause, UnexpectedResponse) and cause.status_code == 404):
@@ -366,4 +383,10 @@ class _RetryingCollection(ServerCollection):
             if target is None:
                 raise IndexMissing(f"the search index {self.base} has not been built yet") from error
             self.name = self.generation = target
-            return super().query(queries, **options)
+            return call()
+
+    def query(self, queries: Sequence[VectorQuery], **options: Any) -> list[Hit]:
+        return self._retrying(lambda: super(_RetryingCollection, self).query(queries, **options))
+
+    def nearest(self, query: VectorQuery, **options: Any) -> Nearest:
+        return self._retrying(lambda: super(_RetryingCollection, self).nearest(query, **options))

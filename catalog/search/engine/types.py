@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Literal, Protocol
 
+import numpy as np
+
 
 class EngineError(Exception):
     """Base of the errors below."""
@@ -72,6 +74,27 @@ def fused_limit(limit: int, candidates: int | None, rankings: int) -> int:
     """How many fused points a query asks the engine for: every candidate of every ranking, so
     that ``best_first`` cuts ties at ``limit`` by id, not the engine."""
     return max(limit, (candidates or limit) * rankings)
+
+
+@dataclass(frozen=True)
+class Nearest:
+    """A single vector query's ranking as two arrays, best first (ties by id, lowest first): for
+    callers that rank thousands of points themselves (recommendations), where a ``Hit`` object
+    per point would cost more than the engine's own search."""
+
+    ids: np.ndarray  # int64
+    scores: np.ndarray  # float64
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+def nearest_best_first(ids: Sequence[int] | np.ndarray, scores: Sequence[float] | np.ndarray, limit: int) -> Nearest:
+    """``Nearest`` from an engine's ids and scores in any order, cut to ``limit`` (as ``best_first``)."""
+    id_array = np.asarray(ids, dtype=np.int64)
+    score_array = np.asarray(scores, dtype=np.float64)
+    order = np.lexsort((id_array, -score_array))[:limit]
+    return Nearest(ids=id_array[order], scores=score_array[order])
 
 
 def best_first(hits: Sequence[Hit], limit: int) -> list[Hit]:
@@ -180,6 +203,10 @@ class Collection(Protocol):
     ) -> list[Hit]:
         """One query: nearest neighbours of a single vector query, or (several) each ranking
         ``candidates`` points with ``filter`` applied inside it, fused by ``fusion``."""
+        ...
+
+    def nearest(self, query: VectorQuery, *, limit: int, filter: Filter | None = None) -> Nearest:
+        """The nearest neighbours of one vector query as arrays (``Nearest``), no payloads."""
         ...
 
 

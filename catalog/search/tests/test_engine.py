@@ -176,6 +176,20 @@ def test_it_ranks_by_one_vector(search_engine: SearchEngine) -> None:
         assert [h.id for h in collection.query([SPARSE_QUERY], limit=3)] == [6, 5, 4]
 
 
+def test_it_gives_one_vectors_ranking_as_arrays_like_the_query(search_engine: SearchEngine) -> None:
+    twins = [*points(), Point(id=9, vectors={"dense": unit(20)}, payload={"genres": ["Comedy"]})]  # ties with 2
+    build(search_engine, twins)
+    drama = Filter(must_not=(HasId(frozenset({1})), Match("genres", "Comedy")))
+    with search_engine.reading(BASE) as collection:
+        for limit, flt in ((3, None), (10, None), (10, drama)):
+            nearest = collection.nearest(DENSE_QUERY, limit=limit, filter=flt)
+            hits = collection.query([DENSE_QUERY], limit=limit, filter=flt)
+            assert nearest.ids.tolist() == [h.id for h in hits]
+            assert nearest.scores.tolist() == pytest.approx([h.score for h in hits], abs=1e-6)
+        assert collection.nearest(DENSE_QUERY, limit=3).ids.tolist() == [1, 2, 9]  # 2 and 9 tie: lower id first
+        assert collection.nearest(DENSE_QUERY, limit=10, filter=drama).ids.tolist() == [3, 5]
+
+
 @pytest.mark.parametrize("weights", [(1.0, 1.0), (3.0, 1.0)])
 def test_it_fuses_two_rankings_with_the_engines_weighted_rrf(search_engine: SearchEngine, weights) -> None:
     build(search_engine)
