@@ -179,9 +179,10 @@ def ranked_ids(
         query = _unit(liked - weights.negative * disliked if disliked is not None and weights.negative else liked)
         # Every anime the filters allow, by closeness to the taste (the catalogue is small enough),
         # as two arrays: ids and scores (a ``Hit`` per candidate and their payloads cost more than
-        # the engine's search at 3,000 of them); their facts come from the process's table.
+        # the engine's search at 3,000 of them); their facts come from the process's table. A full
+        # scan: at 3,000 of ~22,000 it beats the graph (5.4 against 6.5-7.1 ms) and is exact.
         pool = collection.nearest(
-            VectorQuery(DENSE, query.tolist()), limit=max(CANDIDATES, limit * 5), filter=query_filter
+            VectorQuery(DENSE, query.tolist()), limit=max(CANDIDATES, limit * 5), filter=query_filter, exact=True
         )
         if not len(pool):
             return [], taste

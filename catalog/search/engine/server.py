@@ -222,7 +222,7 @@ class ServerCollection:
         hits = [Hit(id=int(p.id), score=float(p.score), payload=dict(p.payload or {})) for p in response.points]
         return best_first(hits, limit)
 
-    def nearest(self, query: VectorQuery, *, limit: int, filter: Filter | None = None) -> Nearest:
+    def nearest(self, query: VectorQuery, *, limit: int, filter: Filter | None = None, exact: bool = False) -> Nearest:
         flt = _filter(filter)
         response = _call(
             "run the query",
@@ -233,6 +233,7 @@ class ServerCollection:
                 query_filter=flt,
                 limit=limit,
                 with_payload=False,
+                search_params=qm.SearchParams(exact=True) if exact else None,
             ),
         )
         return nearest_best_first([int(p.id) for p in response.points], [p.score for p in response.points], limit)

@@ -205,8 +205,10 @@ class Collection(Protocol):
         ``candidates`` points with ``filter`` applied inside it, fused by ``fusion``."""
         ...
 
-    def nearest(self, query: VectorQuery, *, limit: int, filter: Filter | None = None) -> Nearest:
-        """The nearest neighbours of one vector query as arrays (``Nearest``), no payloads."""
+    def nearest(self, query: VectorQuery, *, limit: int, filter: Filter | None = None, exact: bool = False) -> Nearest:
+        """The nearest neighbours of one vector query as arrays (``Nearest``), no payloads; with
+        ``exact`` by a full scan instead of the graph (faster when ``limit`` is a good part of the
+        index, and the true answer)."""
         ...
 
 

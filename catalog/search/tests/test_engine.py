@@ -188,6 +188,11 @@ def test_it_gives_one_vectors_ranking_as_arrays_like_the_query(search_engine: Se
             assert nearest.scores.tolist() == pytest.approx([h.score for h in hits], abs=1e-6)
         assert collection.nearest(DENSE_QUERY, limit=3).ids.tolist() == [1, 2, 9]  # 2 and 9 tie: lower id first
         assert collection.nearest(DENSE_QUERY, limit=10, filter=drama).ids.tolist() == [3, 5]
+        exact = collection.nearest(DENSE_QUERY, limit=10, filter=drama, exact=True)
+        assert exact.ids.tolist() == [3, 5]
+        assert exact.scores.tolist() == pytest.approx(
+            [math.cos(math.radians(30)), math.cos(math.radians(50))], abs=1e-5
+        )
 
 
 @pytest.mark.parametrize("weights", [(1.0, 1.0), (3.0, 1.0)])
