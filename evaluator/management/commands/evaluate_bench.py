@@ -22,6 +22,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.core.servers.basehttp import ThreadedWSGIServer, WSGIRequestHandler
 from django.core.wsgi import get_wsgi_application
+from django.db.models.functions import Length
 
 from catalog.models import Anime
 from catalog.search.embeddings import get_embedder
@@ -49,9 +50,12 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true")
 
     def synopses(self, count: int) -> list[str]:
+        # Long synopses only (150 words are ~800+ characters): in the whole catalogue the median
+        # synopsis has ~40 words, so a random sample of all of them holds too few.
+        long_enough = Anime.objects.alias(length=Length("synopsis")).filter(length__gte=WORDS * 5)
         texts = [
             s
-            for s in Anime.objects.exclude(synopsis="").order_by("?").values_list("synopsis", flat=True)[: count * 3]
+            for s in long_enough.order_by("?").values_list("synopsis", flat=True)[: count * 3]
             if len(s.split()) >= WORDS
         ]
         if len(texts) < count:
