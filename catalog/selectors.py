@@ -49,6 +49,19 @@ def anime_follows_graph() -> dict[int, tuple[int, ...]]:
     return {mal_id: tuple(sorted(related)) for mal_id, related in graph.items()}
 
 
+def anime_related_graph() -> dict[int, tuple[int, ...]]:
+    """MAL id -> the MAL ids it is linked to by any relation that is not a follow (an alternative
+    version, a spin-off, a side story, shared characters, …), in either direction, over the whole
+    catalogue; the evaluator's "related entries" (``evaluator.franchise``)."""
+    graph: dict[int, set[int]] = {}
+    pairs = AnimeRelation.objects.exclude(relation__in=FOLLOW_RELATIONS).values_list("anime_id", "related_mal_id")
+    for anime_id, related in pairs.order_by():
+        if anime_id != related:
+            graph.setdefault(anime_id, set()).add(related)
+            graph.setdefault(related, set()).add(anime_id)
+    return {mal_id: tuple(sorted(related)) for mal_id, related in graph.items()}
+
+
 def anime_ids() -> list[int]:
     """Every MAL id of the catalogue, ascending."""
     return list(Anime.objects.order_by("mal_id").values_list("mal_id", flat=True))

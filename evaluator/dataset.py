@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from catalog.models import Anime, Genre
-from catalog.selectors import anime_follows_graph
+from catalog.selectors import anime_follows_graph, anime_related_graph
 from catalog.tiers import Cutoffs
 from evaluator.features import (
     DEFAULT_FEATURE_GROUPS,
@@ -23,10 +23,16 @@ from evaluator.records import RECORD_GROUPS, RecordRows
 from evaluator.training import TrainingData, tier_labels
 
 
-def anime_input(anime: Anime, graph: Mapping[int, tuple[int, ...]] | None = None) -> AnimeInput:
+def anime_input(
+    anime: Anime,
+    graph: Mapping[int, tuple[int, ...]] | None = None,
+    related: Mapping[int, tuple[int, ...]] | None = None,
+) -> AnimeInput:
     """The evaluator's view of a catalogue anime; ``graph`` (``anime_follows_graph()``) gives the
-    entries it directly follows (read here when not given)."""
+    entries it directly follows and ``related`` (``anime_related_graph()``) the ones linked to it
+    otherwise (each read here when not given)."""
     follows = (graph if graph is not None else anime_follows_graph()).get(anime.mal_id, ())
+    linked = (related if related is not None else anime_related_graph()).get(anime.mal_id, ())
     return AnimeInput(
         synopsis=anime.synopsis or anime.title,
         genres=tuple(sorted(g.name for g in anime.genres.all())),
@@ -39,6 +45,7 @@ def anime_input(anime: Anime, graph: Mapping[int, tuple[int, ...]] | None = None
         duration=duration_minutes(anime.duration),
         season=anime.season,
         follows=tuple(follows),
+        related=tuple(linked),
     )
 
 
@@ -64,8 +71,8 @@ def dataset_build(
     if limit:
         queryset = queryset[:limit]
     anime = list(queryset)
-    graph = anime_follows_graph()
-    inputs = [anime_input(a, graph) for a in anime]
+    graph, related = anime_follows_graph(), anime_related_graph()
+    inputs = [anime_input(a, graph, related) for a in anime]
     label, dimension = embedding_label()
     spec = FeatureSpec.from_inputs(
         inputs,
@@ -94,6 +101,7 @@ def dataset_build(
             groups=franchises,
             embeddings=embeddings.astype(np.float32),
             follows=[i.follows for i in inputs],
+            related=[i.related for i in inputs],
             mal_ids=np.array([a.mal_id for a in anime], dtype=np.int64),
             votes=np.array([a.scored_by or 0 for a in anime], dtype=np.int64),
             titles=[a.title for a in anime],

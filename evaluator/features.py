@@ -65,12 +65,17 @@ class AnimeInput:
     # MAL ids of the catalogue entries it directly follows (its prequel or parent story): a
     # catalogue anime's from the relation graph, a user's from "sequel of".
     follows: tuple[int, ...] = ()
+    # MAL ids of the catalogue entries linked to it by any other relation (an alternative version,
+    # a spin-off, shared characters, …; ``catalog.selectors.anime_related_graph``): a catalogue
+    # anime's only; a user's input has none.
+    related: tuple[int, ...] = ()
 
     def as_dict(self) -> dict[str, object]:
         data = asdict(self)
         data["genres"] = list(self.genres)
         data["studios"] = list(self.studios)
         data["follows"] = list(self.follows)
+        data["related"] = list(self.related)
         return data
 
     @property

@@ -13,7 +13,12 @@ every scored anime, the release-time filter keeping it to what a fan knew at rel
 
 Columns (group ``franchise``): whether there is any earlier entry; the latest one's score and
 the mean of all (both against the pool's mean score), the latest one's votes (log), how many
-there are (log) and the years since the latest one started.
+there are (log) and the years since the latest one started. Then the anime's *related entries*:
+the pool's anime linked to it directly by any other relation (``catalog.selectors.
+anime_related_graph``: an alternative version it remakes, a series it spins off from, one
+sharing its characters), started strictly earlier and not among its earlier entries: whether
+there is any, their mean score (against the pool's mean) and how many (log). A remake opens a
+"new franchise" to the follow relations, but its original's score is known before it airs.
 """
 
 from __future__ import annotations
@@ -31,7 +36,12 @@ FRANCHISE_NAMES = (
     "franchise:last_votes",
     "franchise:entries",
     "franchise:years_since",
+    "franchise:related",
+    "franchise:related_score",
+    "franchise:related_entries",
 )
+# The first columns describe the earlier entries followed; the rest, the related entries.
+FOLLOW_COLUMNS = 6
 # Years since the latest entry, capped: a 30-year-old prequel says about as much as a 15-year-old.
 YEARS_CAP = 15.0
 
@@ -91,26 +101,51 @@ class FranchiseHistory:
         ]
         return sorted(entries, key=lambda e: (e.when, e.mal_id))
 
-    def row(self, entries: Sequence[Entry], when: float) -> list[float]:
-        if not entries:
-            return [0.0] * len(FRANCHISE_NAMES)
-        last = entries[-1]
-        since = min(when - last.when, YEARS_CAP) if math.isfinite(when) else YEARS_CAP
-        return [
-            1.0,
-            last.score - self.prior,
-            float(np.mean([e.score for e in entries])) - self.prior,
-            math.log1p(last.votes),
-            math.log1p(len(entries)),
-            since,
-        ]
+    def related_earlier(
+        self, related: Sequence[int], when: float, own: int | None = None, entries: Sequence[Entry] = ()
+    ) -> list[Entry]:
+        """The pool's related entries of an anime (direct links only) that started earlier and
+        are not among its earlier entries ``entries``."""
+        followed = {e.mal_id for e in entries}
+        linked = {int(m) for m in related} - followed - {own}
+        return sorted(
+            (self.pool[m] for m in linked if m in self.pool and self.pool[m].when < when),
+            key=lambda e: (e.when, e.mal_id),
+        )
+
+    def row(self, entries: Sequence[Entry], when: float, related: Sequence[Entry] = ()) -> list[float]:
+        out = [0.0] * len(FRANCHISE_NAMES)
+        if entries:
+            last = entries[-1]
+            since = min(when - last.when, YEARS_CAP) if math.isfinite(when) else YEARS_CAP
+            out[:FOLLOW_COLUMNS] = [
+                1.0,
+                last.score - self.prior,
+                float(np.mean([e.score for e in entries])) - self.prior,
+                math.log1p(last.votes),
+                math.log1p(len(entries)),
+                since,
+            ]
+        if related:
+            out[FOLLOW_COLUMNS:] = [
+                1.0,
+                float(np.mean([e.score for e in related])) - self.prior,
+                math.log1p(len(related)),
+            ]
+        return out
 
     def transform(
-        self, follows: Sequence[Sequence[int]], when: np.ndarray, mal_ids: Sequence[int] | None = None
+        self,
+        follows: Sequence[Sequence[int]],
+        when: np.ndarray,
+        mal_ids: Sequence[int] | None = None,
+        related: Sequence[Sequence[int]] | None = None,
     ) -> np.ndarray:
         own = list(mal_ids) if mal_ids is not None else [None] * len(when)
-        rows = [
-            self.row(self.earlier(f, float(w), None if o is None else int(o)), float(w))
-            for f, w, o in zip(follows, when, own, strict=True)
-        ]
+        linked = related if related is not None else [()] * len(when)
+        rows = []
+        for f, w, o, r in zip(follows, when, own, linked, strict=True):
+            mine = None if o is None else int(o)
+            entries = self.earlier(f, float(w), mine)
+            rows.append(self.row(entries, float(w), self.related_earlier(r, float(w), mine, entries)))
         return np.array(rows, dtype=np.float64).reshape(len(rows), len(FRANCHISE_NAMES))

@@ -116,6 +116,7 @@ class Predictor:
                 groups=np.array([""]),
                 embeddings=embedding.astype(np.float32),
                 follows=[item.follows],
+                related=[item.related],
                 mal_ids=np.array([0], dtype=np.int64),
             )
             fixed = np.hstack([fixed, self.model.encoder.transform(rows)])

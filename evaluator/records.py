@@ -51,6 +51,7 @@ class RecordRows:
     mal_ids: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     votes: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     titles: Sequence[str] = ()
+    related: Sequence[tuple[int, ...]] = ()  # MAL ids linked by any other relation
 
     def take(self, rows: np.ndarray) -> RecordRows:
         return RecordRows(
@@ -62,6 +63,7 @@ class RecordRows:
             mal_ids=self.mal_ids[rows] if len(self.mal_ids) else self.mal_ids,
             votes=self.votes[rows] if len(self.votes) else self.votes,
             titles=[self.titles[i] for i in rows] if len(self.titles) else (),
+            related=[self.related[i] for i in rows] if len(self.related) else (),
         )
 
 
@@ -122,7 +124,10 @@ class RecordEncoder:
             columns.append(self._neighbours(rows))
         if self.franchise is not None:
             mal_ids = rows.mal_ids if len(rows.mal_ids) else None
-            columns.append(self.franchise.transform(rows.follows or [()] * len(rows.when), rows.when, mal_ids))
+            n = len(rows.when)
+            columns.append(
+                self.franchise.transform(rows.follows or [()] * n, rows.when, mal_ids, rows.related or [()] * n)
+            )
         if not columns:
             return np.zeros((len(rows.when), 0))
         return np.hstack(columns)

@@ -107,3 +107,26 @@ def test_a_held_out_franchise_has_no_history_inside_grouped_cv():
     assert not held_out.any()
     # Its training rows do have theirs.
     assert data.design(encoder, train)[1, 1 + COLUMN["franchise:has_history"]] == 1.0
+
+
+def test_its_related_columns_describe_earlier_entries_linked_otherwise():
+    # 6 (franchise "b", 2001) is an alternative version that 4 (2006) remakes; 7 (2003) shares 4's
+    # characters; 3 is also linked to 4 but is already one of its earlier entries; 5 is linked
+    # but started later than 2 and so never counts for 2.
+    related = {4: (3, 6, 7), 2: (5,)}
+    rows = RecordRows(**{**_rows().__dict__, "related": [related.get(int(m), ()) for m in MAL_IDS]})
+    encoder = RecordEncoder(["franchise"], GRAPH).fit(rows, SCORES)
+    columns = encoder.transform(rows)
+    prior = SCORES.mean()
+    fourth = columns[3]
+    assert fourth[COLUMN["franchise:related"]] == 1.0
+    assert fourth[COLUMN["franchise:related_score"]] == pytest.approx(np.mean([6.0, 6.2]) - prior)
+    assert fourth[COLUMN["franchise:related_entries"]] == pytest.approx(np.log1p(2))
+    # Its followed history is unchanged by the related entries.
+    assert fourth[COLUMN["franchise:entries"]] == pytest.approx(np.log1p(3))
+    assert columns[1][COLUMN["franchise:related"]] == 0.0
+    assert columns[1][COLUMN["franchise:related_score"]] == 0.0
+    # An anime with related entries but no prequel: related columns only.
+    alone = encoder.franchise.transform([()], np.array([2010.0]), [99], [(6,)])[0]
+    assert alone[COLUMN["franchise:has_history"]] == 0.0
+    assert alone[COLUMN["franchise:related_score"]] == pytest.approx(6.0 - prior)

@@ -365,3 +365,22 @@ def test_it_takes_an_anime_s_earlier_entries_from_the_catalogue_relations(catalo
     assert parents.related_mal_id in anime_input(parents.anime).follows
     # A sequel is not an earlier entry.
     assert sequels.related_mal_id not in anime_input(sequels.anime).follows
+    # It is a related entry, as is any other relation (the franchise history leaves out the
+    # related entries that are also earlier entries: a prequel names the anime as its sequel).
+    assert sequels.related_mal_id in anime_input(sequels.anime).related
+
+
+def test_it_links_related_entries_both_ways_but_never_follows(catalog):
+    from catalog.models import AnimeRelation
+    from catalog.selectors import anime_related_graph
+
+    graph = anime_related_graph()
+    alternative = AnimeRelation.objects.filter(relation="alternative").first()
+    assert alternative.related_mal_id in graph[alternative.anime_id]
+    assert alternative.anime_id in graph[alternative.related_mal_id]
+    prequels = set(AnimeRelation.objects.filter(relation="prequel").values_list("anime_id", "related_mal_id"))
+    others = set(
+        AnimeRelation.objects.exclude(relation__in=("prequel", "parent")).values_list("anime_id", "related_mal_id")
+    )
+    only_prequel = next((a, b) for a, b in prequels if (a, b) not in others and (b, a) not in others)
+    assert only_prequel[1] not in graph.get(only_prequel[0], ())

@@ -14,6 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from catalog.models import Anime
+from catalog.selectors import anime_follows_graph, anime_related_graph
 from evaluator.dataset import anime_input
 from evaluator.features import embed_inputs
 from evaluator.models import TrainingRun, UpcomingPrediction, season_key
@@ -53,9 +54,10 @@ def upcoming_refresh(*, progress: Callable[[int, int], None] | None = None) -> U
     anime = list(upcoming_anime())
     now = timezone.now()
     rows: list[UpcomingPrediction] = []
+    graph, related = anime_follows_graph(), anime_related_graph()  # once, not once per anime
     for start in range(0, len(anime), BATCH):
         batch = anime[start : start + BATCH]
-        items = [anime_input(a) for a in batch]
+        items = [anime_input(a, graph, related) for a in batch]
         embeddings = embed_inputs(items, predictor.spec, cached=True)
         for position, (one, item) in enumerate(zip(batch, items, strict=True)):
             prediction = predictor.predict(item, embedding=embeddings[position : position + 1])
