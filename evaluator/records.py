@@ -108,6 +108,10 @@ class RecordEncoder:
         self.residuals = np.asarray(scores, dtype=np.float64) - self.prior
         self.when = np.asarray(rows.when, dtype=np.float64)
         self.franchises = np.asarray(rows.groups)
+        # Franchise keys as integers: comparing every row's key with every training row's (the
+        # neighbours' exclusion) is a million string comparisons otherwise, most of a training.
+        self.franchise_codes = {key: code for code, key in enumerate(dict.fromkeys(self.franchises.tolist()))}
+        self.franchise_ids = np.array([self.franchise_codes[k] for k in self.franchises.tolist()], dtype=np.int64)
         self.embeddings = np.ascontiguousarray(rows.embeddings, dtype=np.float32)
         by_studio: dict[str, list[int]] = {}
         for i, studios in enumerate(rows.studios):
@@ -153,7 +157,8 @@ class RecordEncoder:
 
     def _neighbours(self, rows: RecordRows) -> np.ndarray:
         similarity = np.asarray(rows.embeddings, dtype=np.float32) @ self.embeddings.T
-        similarity[np.asarray(rows.groups)[:, None] == self.franchises[None, :]] = -np.inf
+        own = np.array([self.franchise_codes.get(k, -1) for k in np.asarray(rows.groups).tolist()], dtype=np.int64)
+        similarity[own[:, None] == self.franchise_ids[None, :]] = -np.inf
         k = min(NEIGHBOURS, similarity.shape[1])
         nearest = np.argpartition(-similarity, k - 1, axis=1)[:, :k]
         sims = np.take_along_axis(similarity, nearest, axis=1).astype(np.float64)

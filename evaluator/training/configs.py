@@ -11,7 +11,7 @@ import numpy as np
 
 from catalog.tiers import Cutoffs
 from evaluator.training.data import TrainingData, grouped_splits
-from evaluator.training.members import BlockScaler, RidgePath, logreg_path
+from evaluator.training.members import BlockScaler, RidgePath, boost_fit, logreg_path
 from evaluator.training.metrics import decision_metrics, spearman
 from evaluator.training.tiers import (
     INNER_FOLDS,
@@ -32,6 +32,7 @@ class Config:
     alpha: float = 0.0
     mix: float = 0.0  # the logistic share of the ensemble
     far: float = 0.0
+    boost: float = 0.0  # the boosted trees' share of the score member (ridge and ensemble)
 
     def describe(self) -> dict[str, object]:
         data: dict[str, object] = {"family": self.family, "embedding_weight": self.embedding_weight}
@@ -39,6 +40,7 @@ class Config:
             data["C"] = self.C
         if self.family in ("ridge", "ensemble"):
             data["alpha"] = self.alpha
+            data["boost"] = self.boost
         if self.family == "ensemble":
             data["mix"] = self.mix
         if self.family != "ridge":
@@ -52,11 +54,11 @@ def configs(grid: Grid, families: Sequence[str]) -> list[Config]:
         if "logreg" in families:
             out += [Config("logreg", w, C=C, far=far) for C, far in product(grid.C, grid.far)]
         if "ridge" in families:
-            out += [Config("ridge", w, alpha=alpha) for alpha in grid.alpha]
+            out += [Config("ridge", w, alpha=alpha, boost=b) for alpha, b in product(grid.alpha, grid.boost)]
         if "ensemble" in families:
             out += [
-                Config("ensemble", w, C=C, alpha=alpha, mix=mix, far=far)
-                for C, alpha, mix, far in product(grid.C, grid.alpha, grid.mix, grid.far)
+                Config("ensemble", w, C=C, alpha=alpha, mix=mix, far=far, boost=b)
+                for C, alpha, mix, far, b in product(grid.C, grid.alpha, grid.mix, grid.far, grid.boost)
             ]
     return out
 
@@ -64,13 +66,30 @@ def configs(grid: Grid, families: Sequence[str]) -> list[Config]:
 @dataclass
 class MemberOutputs:
     """What the members predict for some rows: logistic probabilities per (weight, C), ridge
-    scores per (weight, alpha), with the ridge residual widths and the tier means."""
+    scores per (weight, alpha), the boosted trees' scores, the residual widths of the score
+    member per (weight, alpha, boost share) and the tier means."""
 
     logreg: dict[tuple[float, float], np.ndarray]
     ridge: dict[tuple[float, float], np.ndarray]
-    sigma: dict[tuple[float, float], float]
+    sigma: dict[tuple[float, float, float], float]
     tier_means: np.ndarray
     cutoffs: Cutoffs
+    boost: np.ndarray | None = None
+
+    def score_member(self, weight: float, alpha: float, boost: float) -> np.ndarray:
+        """The score member: the ridge's scores, blended with the boosted trees' by ``boost``."""
+        scores = self.ridge[(weight, alpha)]
+        return scores if not boost else (1 - boost) * scores + boost * self.boost
+
+    def _score_member_outputs(self, weight: float, alpha: float, boost: float) -> tuple[np.ndarray, np.ndarray]:
+        """The score member's scores and tier probabilities, worked out once per member: the
+        selection asks for them once per mix and decision rule (hundreds of times)."""
+        cache = self.__dict__.setdefault("_cache", {})
+        key = (weight, alpha, boost)
+        if key not in cache:
+            scores = self.score_member(weight, alpha, boost)
+            cache[key] = (scores, score_to_probabilities(scores, self.sigma[key], self.cutoffs))
+        return cache[key]
 
     def outputs(self, config: Config) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(probabilities, scores, decisions) of a configuration."""
@@ -79,8 +98,7 @@ class MemberOutputs:
             p_lr = self.logreg[(w, config.C)]
             s_lr = p_lr @ self.tier_means
         if config.family in ("ridge", "ensemble"):
-            s_ridge = self.ridge[(w, config.alpha)]
-            p_ridge = score_to_probabilities(s_ridge, self.sigma[(w, config.alpha)], self.cutoffs)
+            s_ridge, p_ridge = self._score_member_outputs(w, config.alpha, config.boost)
         if config.family == "logreg":
             p, s = p_lr, s_lr
         elif config.family == "ridge":
@@ -107,11 +125,17 @@ def _members_fit_predict(
     Cs: Sequence[float],
     alphas: Sequence[float],
     history: np.ndarray | None = None,
-) -> tuple[dict[tuple[float, float], np.ndarray], dict[tuple[float, float], np.ndarray]]:
+    boost: bool = False,
+) -> tuple[dict[tuple[float, float], np.ndarray], dict[tuple[float, float], np.ndarray], np.ndarray | None]:
     """Fit the members on ``train`` (record features from ``train`` only) and predict ``test``:
-    logistic probabilities per (weight, C) and ridge scores per (weight, alpha)."""
+    logistic probabilities per (weight, C), ridge scores per (weight, alpha) and (``boost``) the
+    boosted trees' scores."""
     encoder = data.encoder_for(train, history)
     X_train, X_test = data.design(encoder, train), data.design(encoder, test)
+    boosted = None
+    if boost:
+        E = data.embedding_dims
+        boosted = boost_fit(X_train[:, E:], data.scores[train]).predict(X_test[:, E:])
     logreg, ridge = {}, {}
     for w in weights:
         scaler = BlockScaler(data.embedding_dims, w, encoder.franchise_columns).fit(X_train)
@@ -122,7 +146,7 @@ def _members_fit_predict(
             path = RidgePath.fit(Xs_train, data.scores[train], alphas)
             for alpha in alphas:
                 ridge[(w, alpha)] = path.predict(Xs_test, alpha)
-    return logreg, ridge
+    return logreg, ridge, boosted
 
 
 def tier_means_of(data: TrainingData, rows: np.ndarray) -> np.ndarray:
@@ -147,15 +171,25 @@ def inner_outputs(
     position = {int(r): i for i, r in enumerate(rows)}
     logreg = {(w, C): np.zeros((len(rows), N_TIERS)) for w in grid.embedding_weight for C in Cs}
     ridge = {(w, a): np.zeros(len(rows)) for w in grid.embedding_weight for a in alphas}
+    shares = grid.boost if need_ridge else (0.0,)
+    use_boost = any(shares)
+    boosted = np.zeros(len(rows)) if use_boost else None
     for inner_train, inner_test in grouped_splits(data, INNER_FOLDS, rows):
         at = np.array([position[int(r)] for r in inner_test])
-        p, s = _members_fit_predict(data, inner_train, inner_test, grid.embedding_weight, Cs, alphas, history)
+        p, s, b = _members_fit_predict(
+            data, inner_train, inner_test, grid.embedding_weight, Cs, alphas, history, boost=use_boost
+        )
         for key, value in p.items():
             logreg[key][at] = value
         for key, value in s.items():
             ridge[key][at] = value
-    sigma = {key: float(np.std(data.scores[rows] - value)) for key, value in ridge.items()}
-    return MemberOutputs(logreg, ridge, sigma, tier_means_of(data, rows), data.cutoffs)
+        if b is not None:
+            boosted[at] = b
+    outputs = MemberOutputs(logreg, ridge, {}, tier_means_of(data, rows), data.cutoffs, boosted)
+    outputs.sigma = {
+        (w, a, b): float(np.std(data.scores[rows] - outputs.score_member(w, a, b))) for (w, a) in ridge for b in shares
+    }
+    return outputs
 
 
 def select(
@@ -167,7 +201,7 @@ def select(
     rank_cache: dict[tuple, float] = {}
     for config in candidates:
         _, scores, decisions = outputs.outputs(config)
-        key = (config.family, config.embedding_weight, config.C, config.alpha, config.mix)
+        key = (config.family, config.embedding_weight, config.C, config.alpha, config.mix, config.boost)
         if key not in rank_cache:
             rank_cache[key] = spearman(scores, true_scores)
         value = (sum(decision_metrics(y, decisions)) + rank_cache[key]) / len(SELECTION_KEYS)

@@ -8,6 +8,7 @@ import numpy as np
 from sklearn.model_selection import GroupKFold, StratifiedGroupKFold, StratifiedKFold
 
 from catalog.tiers import Cutoffs
+from evaluator.franchise import FranchiseHistory
 from evaluator.records import RecordEncoder, RecordRows
 from evaluator.training.tiers import SEED
 
@@ -47,6 +48,22 @@ class TrainingData:
             pool = None if history is None else (self.records.take(history), self.scores[history])
             encoder.fit(self.records.take(rows), self.scores[rows], pool)
         return encoder
+
+    def latest_earlier_scores(self, rows: np.ndarray, pool: np.ndarray | None) -> np.ndarray:
+        """The score of each of ``rows``' latest earlier entry among the scored anime of ``pool``
+        (NaN when there is none, and for every row without a pool or a franchise history)."""
+        out = np.full(len(rows), np.nan)
+        if pool is None or self.records is None or not len(self.records.follows):
+            return out
+        records = self.records.take(pool)
+        franchise = FranchiseHistory(self.follows_graph).fit(
+            mal_ids=records.mal_ids, scores=self.scores[pool], votes=records.votes, when=records.when
+        )
+        for k, i in enumerate(rows):
+            entries = franchise.earlier(self.records.follows[i], float(self.records.when[i]), int(self.mal_ids[i]))
+            if entries:
+                out[k] = entries[-1].score
+        return out
 
 
 def grouped_splits(

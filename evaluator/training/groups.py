@@ -14,7 +14,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from evaluator.franchise import FranchiseHistory
 from evaluator.training.conformal import set_metrics
 from evaluator.training.data import TrainingData
 from evaluator.training.metrics import metrics_compute
@@ -28,19 +27,7 @@ PREQUEL_BASELINE = "prequel-tier"
 def latest_earlier_scores(data: TrainingData, rows: np.ndarray, history: np.ndarray) -> np.ndarray:
     """The latest earlier entry's score of each of ``rows`` from the pool ``history`` (NaN when
     there is none), whether or not the model uses the franchise features."""
-    out = np.full(len(rows), np.nan)
-    if data.records is None or not len(data.records.follows):
-        return out
-    pool = data.records.take(history)
-    franchise = FranchiseHistory(data.follows_graph).fit(
-        mal_ids=pool.mal_ids, scores=data.scores[history], votes=pool.votes, when=pool.when
-    )
-    records = data.records.take(rows)
-    for k, (follows, when, own) in enumerate(zip(records.follows, records.when, records.mal_ids, strict=True)):
-        entries = franchise.earlier(follows, float(when), int(own))
-        if entries:
-            out[k] = entries[-1].score
-    return out
+    return data.latest_earlier_scores(rows, history)
 
 
 def _prequel_outputs(data: TrainingData, previous: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

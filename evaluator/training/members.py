@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from sklearn.ensemble import HistGradientBoostingRegressor
 from sklearn.linear_model import LogisticRegression
 
 from evaluator.training.tiers import N_TIERS
@@ -15,6 +16,26 @@ from evaluator.training.tiers import N_TIERS
 # pulled a sequel's prediction towards the catalogue's mean. Chosen on the inner CV's criterion
 # of the time split's training rows (3.0: 0.6648 against 1.0: 0.6627; see the README).
 FRANCHISE_WEIGHT = 3.0
+
+
+# Gradient-boosted trees on the metadata and record columns (not the embedding): they find what
+# a linear model cannot, e.g. that a franchise's record matters more for a short sequel, or a
+# studio's record only with enough earlier anime. 100 rounds at 0.1 scored the same inner
+# Spearman as 300 at 0.05 (0.730 against 0.731 blended half and half with the ensemble, time
+# split's training rows) in a third of the time (0.8 s a fit on one core).
+BOOST_PARAMS = {
+    "max_iter": 100,
+    "learning_rate": 0.1,
+    "max_leaf_nodes": 15,
+    "min_samples_leaf": 40,
+    "l2_regularization": 1.0,
+    "random_state": 0,
+}
+
+
+def boost_fit(X_metadata: np.ndarray, target: np.ndarray) -> HistGradientBoostingRegressor:
+    """The score regressor on the columns after the embedding block (unscaled: trees need none)."""
+    return HistGradientBoostingRegressor(**BOOST_PARAMS).fit(X_metadata, target)
 
 
 class BlockScaler:

@@ -17,10 +17,11 @@ from evaluator.training.configs import (
     select,
     tier_means_of,
 )
-from evaluator.training.conformal import conformal_scores, conformal_threshold, tier_sets
+from evaluator.training.conformal import calibration_thresholds, conformal_scores, grouped_tier_sets
 from evaluator.training.data import TrainingData
 from evaluator.training.members import BlockScaler, logreg_fit, logreg_probabilities
 from evaluator.training.model import TierModel, model_fit
+from evaluator.training.pull import pull_choose
 from evaluator.training.tiers import N_TIERS, SEED_C, Grid
 
 
@@ -78,20 +79,44 @@ def split_run(
     alphas = sorted({c.alpha for c in winners.values() if c.family != "logreg"})
     held_out: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
     sets: dict[str, dict[float, tuple[np.ndarray, np.ndarray]]] = {}
+    # The sets' groups: the out-of-fold rows have the history their inner fits saw (``history``,
+    # or none: a grouped inner fold holds no entry of the row's franchise); held-out rows, the
+    # history their outer fit sees.
+    years = data.years[train] if data.years is not None else np.zeros(len(train), dtype=np.int64)
+    last_train = data.latest_earlier_scores(train, history)
+    train_history = ~np.isnan(last_train)
+    pulls = {
+        name: pull_choose(
+            config, *outputs.outputs(config)[:2], data.y[train], data.scores[train], last_train, years, data.cutoffs
+        )
+        for name, config in winners.items()
+    }
     if len(test):
-        logreg, ridge = _members_fit_predict(data, train, test, weights, Cs, alphas, history)
-        fitted = MemberOutputs(logreg, ridge, outputs.sigma, outputs.tier_means, data.cutoffs)
+        last_test = data.latest_earlier_scores(test, history if history is not None else train)
+        test_history = ~np.isnan(last_test)
+        boost = any(c.boost for c in winners.values() if c.family != "logreg")
+        logreg, ridge, boosted = _members_fit_predict(data, train, test, weights, Cs, alphas, history, boost=boost)
+        fitted = MemberOutputs(logreg, ridge, outputs.sigma, outputs.tier_means, data.cutoffs, boosted)
         for name, config in winners.items():
-            held_out[name] = fitted.outputs(config)
-            calibration = conformal_scores(outputs.outputs(config)[0], data.y[train])
+            held_out[name] = pulls[name].apply(config, *fitted.outputs(config)[:2], last_test, data.cutoffs)
+            pulled = pulls[name].apply(config, *outputs.outputs(config)[:2], last_train, data.cutoffs)[0]
+            calibration = conformal_scores(pulled, data.y[train])
+            thresholds = calibration_thresholds(calibration, years, train_history, levels)
             sets[name] = {
-                level: tier_sets(held_out[name][0], conformal_threshold(calibration, level)) for level in levels
+                level: grouped_tier_sets(held_out[name][0], thresholds[level], test_history) for level in levels
             }
         held_out.update(_baselines(data, train, test))
-    model = model_fit(data, train, winners["selected"], outputs, levels, history) if keep_model else None
+    model = (
+        model_fit(data, train, winners["selected"], outputs, levels, history, years, last_train, pulls["selected"])
+        if keep_model
+        else None
+    )
     return SplitResult(
         test=test,
-        chosen={name: {**config.describe(), "inner_score": round(value, 4)} for name, (config, value) in best.items()},
+        chosen={
+            name: {**config.describe(), "pull": pulls[name].share, "inner_score": round(value, 4)}
+            for name, (config, value) in best.items()
+        },
         outputs=held_out,
         sets=sets,
         seconds=round(time.perf_counter() - started, 2),
