@@ -7,7 +7,8 @@ Three families of candidates:
 
 - ``logreg``: multinomial logistic regression; its score is the probability-weighted mean score
   of the tiers.
-- ``ridge``: a ridge score regressor cut into tiers by the thresholds in force; its
+- ``ridge``: a ridge score regressor cut into tiers by the thresholds in force, blended with
+  gradient-boosted trees on the metadata and record columns by a share the inner CV chooses; its
   probabilities are the Gaussian mass of each tier around the prediction, the width being the
   spread of its held-out residuals.
 - ``ensemble``: both, their probabilities and scores mixed, decided with an ordinal cost.
@@ -30,15 +31,16 @@ the data.
 
 **Tier sets.** Split-conformal: a set holds every tier whose probability reaches a threshold, the
 gaps filled so that it is a run of adjacent tiers; the threshold is the finite-sample quantile of
-one minus the true tier's probability over the inner out-of-fold predictions, so that ``level``
-of the training anime's true tiers fall inside (Sadinle et al. 2019, "least ambiguous" sets).
+one minus the true tier's probability over the inner out-of-fold predictions of the most recent
+training years, per franchise-history group (``conformal.calibration_thresholds``), so that
+``level`` of those training anime's true tiers fall inside (Sadinle et al. 2019, "least ambiguous" sets).
 Measured against the ordinal alternative that grows a set from the likeliest tier until it holds
 enough mass (Lu et al. 2022): same coverage, but 3.6 tiers on average against 2.6 under grouped
 CV. Coverage is measured on the held-out rows.
 
 Modules, in the order they build on each other: ``tiers`` (labels, constants, grid), ``metrics``,
 ``conformal``, ``data`` (training matrix and outer splits), ``members``, ``configs`` (nested
-selection), ``model`` (the fitted model), ``split`` (one outer split), ``run`` (the whole
+selection), ``pull`` (sequels towards their prequel), ``model`` (the fitted model), ``split`` (one outer split), ``run`` (the whole
 training). This package re-exports what the rest of the project imports.
 """
 

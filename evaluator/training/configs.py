@@ -4,7 +4,7 @@ the best configuration per family."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import product
 
 import numpy as np
@@ -75,6 +75,9 @@ class MemberOutputs:
     tier_means: np.ndarray
     cutoffs: Cutoffs
     boost: np.ndarray | None = None
+    _score_outputs: dict[tuple[float, float, float], tuple[np.ndarray, np.ndarray]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
 
     def score_member(self, weight: float, alpha: float, boost: float) -> np.ndarray:
         """The score member: the ridge's scores, blended with the boosted trees' by ``boost``."""
@@ -84,12 +87,11 @@ class MemberOutputs:
     def _score_member_outputs(self, weight: float, alpha: float, boost: float) -> tuple[np.ndarray, np.ndarray]:
         """The score member's scores and tier probabilities, worked out once per member: the
         selection asks for them once per mix and decision rule (hundreds of times)."""
-        cache = self.__dict__.setdefault("_cache", {})
         key = (weight, alpha, boost)
-        if key not in cache:
+        if key not in self._score_outputs:
             scores = self.score_member(weight, alpha, boost)
-            cache[key] = (scores, score_to_probabilities(scores, self.sigma[key], self.cutoffs))
-        return cache[key]
+            self._score_outputs[key] = (scores, score_to_probabilities(scores, self.sigma[key], self.cutoffs))
+        return self._score_outputs[key]
 
     def outputs(self, config: Config) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(probabilities, scores, decisions) of a configuration."""
