@@ -28,7 +28,7 @@ from evaluator.features import (
 )
 from evaluator.inputs import evaluation_input_clean
 from evaluator.models import CommentStatus, Evaluation, TrainingRun
-from evaluator.predictor import ArtifactUnreadable, Predictor, predictor_for
+from evaluator.predictor import ArtifactUnreadable, Predictor, artifact_usable, predictor_for
 from evaluator.selectors import training_run_running
 from evaluator.training import BASELINES, INNER_FOLDS, SELECTION_KEYS, TrainingOutcome, calibration_bins, train
 from evaluator.upcoming.services import upcoming_refresh_dispatch
@@ -411,10 +411,12 @@ def training_run_activate(*, run: TrainingRun) -> TrainingRun:
 
 def training_run_activate_if_better(*, run: TrainingRun) -> bool:
     """The automatic rule: a new run becomes active only if its grouped macro-F1 is not below
-    the active run's (or nothing is active)."""
+    the active run's, or nothing usable is active (none, or one whose model file this version
+    cannot load: one trained on other feature columns would otherwise keep the evaluator down
+    after an upgrade)."""
     with transaction.atomic():
         active = TrainingRun.objects.select_for_update().filter(is_active=True).first()
-        if active is not None and active.pk != run.pk:
+        if active is not None and active.pk != run.pk and artifact_usable(active.artifact):
             if (run.macro_f1 or 0.0) < (active.macro_f1 or 0.0):
                 logger.info(
                     "Run %s not activated: grouped macro-F1 %.4f < active run %s's %.4f",

@@ -10,9 +10,11 @@ from django.core.management import call_command
 
 from catalog.models import Anime
 from catalog.tiers import TIER_ORDER, Cutoffs
+from evaluator import services
 from evaluator.dataset import dataset_build
 from evaluator.features import FEATURE_GROUPS
 from evaluator.models import TrainingRun
+from evaluator.predictor import artifact_usable
 from evaluator.services import (
     RetrainInProgress,
     training_run_activate_if_better,
@@ -170,7 +172,8 @@ def test_it_turns_a_score_prediction_into_tier_probabilities():
     assert wider[0, 0] < probabilities[0, 0]
 
 
-def test_it_activates_a_new_run_only_if_its_macro_f1_is_not_below_the_active_one(db):
+def test_it_activates_a_new_run_only_if_its_macro_f1_is_not_below_the_active_one(db, monkeypatch):
+    monkeypatch.setattr(services, "artifact_usable", lambda name: True)
     TrainingRun.objects.update(is_active=False)
     first = _run(0.42, active=True)
     worse = _run(0.41)
@@ -185,6 +188,19 @@ def test_it_activates_a_new_run_only_if_its_macro_f1_is_not_below_the_active_one
     equal.refresh_from_db()
     assert equal.is_active and not first.is_active
     assert TrainingRun.objects.filter(is_active=True).count() == 1
+
+
+def test_it_replaces_an_active_run_whose_model_this_version_cannot_load(db):
+    # An upgrade that changes the feature columns leaves the active run's file unreadable (the
+    # predictor refuses it): a new run replaces it even with a lower macro-F1.
+    TrainingRun.objects.update(is_active=False)
+    stale = _run(0.60, active=True)
+    assert not artifact_usable(stale.artifact)
+    newer = _run(0.45)
+    assert training_run_activate_if_better(run=newer) is True
+    stale.refresh_from_db()
+    newer.refresh_from_db()
+    assert newer.is_active and not stale.is_active
 
 
 def test_it_activates_the_first_run_when_none_is_active(db):
