@@ -149,6 +149,19 @@ def _config(schema: Schema) -> Any:
     )
 
 
+def _nearest_request(
+    query: VectorQuery, limit: int, flt: Any, *, payload: Sequence[str] | bool, exact: bool = False
+) -> Any:
+    """The engine's request for one vector's nearest points (``exact``: by a full scan)."""
+    return qe.QueryRequest(
+        limit=limit,
+        query=qe.Query.Nearest(_vector(query.vector), using=query.using),
+        filter=flt,
+        with_payload=_with(payload),
+        params=qe.SearchParams(exact=True) if exact else None,
+    )
+
+
 class EdgeCollection:
     """One open shard."""
 
@@ -221,6 +234,12 @@ class EdgeCollection:
         kinds = {v: k for k, v in _PAYLOAD_KINDS.items()}
         return {name: kinds.get(info.data_type, str(info.data_type)) for name, info in schema.items()}
 
+    def _run(self, request: Any) -> list[Any]:
+        try:
+            return self.shard.query(request)
+        except Exception as error:
+            raise _unavailable("run the query", error) from error
+
     def query(
         self,
         queries: Sequence[VectorQuery],
@@ -235,13 +254,7 @@ class EdgeCollection:
             return []
         flt = _filter(filter)
         if len(queries) == 1:
-            only = queries[0]
-            request = qe.QueryRequest(
-                limit=limit,
-                query=qe.Query.Nearest(_vector(only.vector), using=only.using),
-                filter=flt,
-                with_payload=_with(payload),
-            )
+            request = _nearest_request(queries[0], limit, flt, payload=payload)
         else:
             if fusion is None or len(fusion.weights) != len(queries):
                 raise ValueError("several queries need a fusion with one weight per query")
@@ -257,26 +270,13 @@ class EdgeCollection:
                 query=qe.Fusion.Rrf(k=fusion.k, weights=list(fusion.weights)),
                 with_payload=_with(payload),
             )
-        try:
-            points = self.shard.query(request)
-        except Exception as error:
-            raise _unavailable("run the query", error) from error
+        points = self._run(request)
         return best_first(
             [Hit(id=int(p.id), score=float(p.score), payload=dict(p.payload or {})) for p in points], limit
         )
 
     def nearest(self, query: VectorQuery, *, limit: int, filter: Filter | None = None, exact: bool = False) -> Nearest:
-        request = qe.QueryRequest(
-            limit=limit,
-            query=qe.Query.Nearest(_vector(query.vector), using=query.using),
-            filter=_filter(filter),
-            with_payload=False,
-            params=qe.SearchParams(exact=True) if exact else None,
-        )
-        try:
-            points = self.shard.query(request)
-        except Exception as error:
-            raise _unavailable("run the query", error) from error
+        points = self._run(_nearest_request(query, limit, _filter(filter), payload=False, exact=exact))
         # Two list comprehensions, then arrays (numpy.fromiter over the points takes ~5x as long).
         return nearest_best_first([p.id for p in points], [p.score for p in points], limit)
 

@@ -175,6 +175,29 @@ class ServerCollection:
             name: kinds.get(schema.data_type, str(schema.data_type)) for name, schema in info.payload_schema.items()
         }
 
+    def _nearest_points(
+        self,
+        query: VectorQuery,
+        limit: int,
+        flt: qm.Filter | None,
+        *,
+        payload: Sequence[str] | bool,
+        exact: bool = False,
+    ) -> Any:
+        """One vector's nearest points (``exact``: by a full scan)."""
+        return _call(
+            "run the query",
+            lambda: self.client.query_points(
+                self.name,
+                query=_vector(query.vector),
+                using=query.using,
+                query_filter=flt,
+                limit=limit,
+                with_payload=_with(payload),
+                search_params=qm.SearchParams(exact=True) if exact else None,
+            ),
+        )
+
     def query(
         self,
         queries: Sequence[VectorQuery],
@@ -189,18 +212,7 @@ class ServerCollection:
             return []
         flt = _filter(filter)
         if len(queries) == 1:
-            only = queries[0]
-            response = _call(
-                "run the query",
-                lambda: self.client.query_points(
-                    self.name,
-                    query=_vector(only.vector),
-                    using=only.using,
-                    query_filter=flt,
-                    limit=limit,
-                    with_payload=_with(payload),
-                ),
-            )
+            response = self._nearest_points(queries[0], limit, flt, payload=payload)
         else:
             if fusion is None or len(fusion.weights) != len(queries):
                 raise ValueError("several queries need a fusion with one weight per query")
@@ -223,19 +235,7 @@ class ServerCollection:
         return best_first(hits, limit)
 
     def nearest(self, query: VectorQuery, *, limit: int, filter: Filter | None = None, exact: bool = False) -> Nearest:
-        flt = _filter(filter)
-        response = _call(
-            "run the query",
-            lambda: self.client.query_points(
-                self.name,
-                query=_vector(query.vector),
-                using=query.using,
-                query_filter=flt,
-                limit=limit,
-                with_payload=False,
-                search_params=qm.SearchParams(exact=True) if exact else None,
-            ),
-        )
+        response = self._nearest_points(query, limit, _filter(filter), payload=False, exact=exact)
         return nearest_best_first([int(p.id) for p in response.points], [p.score for p in response.points], limit)
 
 
