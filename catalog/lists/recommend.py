@@ -251,7 +251,8 @@ class CatalogueTable:
         rows = sorted(Anime.objects.values_list("mal_id", "franchise_key", "members", "score"))
         held = [sorted(position[n] for n in genres.get(mal_id, ())) for mal_id, *_ in rows]
         members = np.array([m or 0 for _, _, m, _ in rows], dtype=np.int64)
-        counts = np.bincount(np.fromiter(chain.from_iterable(held), dtype=np.intp), minlength=len(names))
+        genre_ids = np.fromiter(chain.from_iterable(held), dtype=np.intp)
+        counts = np.bincount(genre_ids, minlength=len(names))
         total = len(rows)
         return cls(
             ids=np.array([r[0] for r in rows], dtype=np.int64),
@@ -259,7 +260,7 @@ class CatalogueTable:
             members=members,
             log_members=np.log1p(members.astype(np.float64)),
             score=np.array([float(s or 0) for *_, s in rows], dtype=np.float64),
-            genre_ids=np.fromiter(chain.from_iterable(held), dtype=np.intp),
+            genre_ids=genre_ids,
             genre_owner=np.repeat(np.arange(len(held), dtype=np.intp), [len(h) for h in held]),
             genre_names=names,
             tag_rates={name: int(counts[i]) / total for i, name in enumerate(names)} if total else {},
