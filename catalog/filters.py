@@ -10,7 +10,7 @@ on hold or dropped, ``plan-to-watch``: only those planned; the list is the reque
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -124,18 +124,6 @@ class AnimeFilterForm(forms.Form):
         return data
 
 
-def once[T](load: Callable[[], T]) -> Callable[[], T]:
-    """``load`` run on the first call only, its result returned to every call."""
-    result: list[T] = []
-
-    def get() -> T:
-        if not result:
-            result.append(load())
-        return result[0]
-
-    return get
-
-
 def genre_choices() -> list[tuple[str, str]]:
     return [(name, name) for name in Genre.objects.order_by("name").values_list("name", flat=True)]
 
@@ -206,8 +194,8 @@ class AnimeFilter(django_filters.FilterSet):
         super().__init__(*args, **kwargs)
         # Callables: a form field copies and walks a list of choices when it is made (~1,000
         # names with the tags: ~4 ms a request), a callable only when a value is checked or the
-        # form is drawn; ``once`` reads each list at most once per filter.
-        self.genre_choices, self.tag_choices = once(genre_choices), once(tag_choices)
+        # form is drawn; each filter's own cached wrapper reads each list at most once.
+        self.genre_choices, self.tag_choices = functools.cache(genre_choices), functools.cache(tag_choices)
         for name in ("genre", "exclude_genre"):
             self.filters[name].extra["choices"] = self.genre_choices
         self.filters["tag"].extra["choices"] = self.tag_choices
