@@ -52,13 +52,19 @@ def set_metrics(low: np.ndarray, high: np.ndarray, y: np.ndarray) -> dict[str, f
     }
 
 
+def recent_rows(years: np.ndarray) -> np.ndarray:
+    """Which rows started in the last ``RECENT_YEARS`` known start years (``years``: 0 unknown);
+    every row when no year is known."""
+    known = years[years > 0]
+    return years >= (known.max() - RECENT_YEARS + 1 if len(known) else 0)
+
+
 def calibration_thresholds(
     scores: np.ndarray, years: np.ndarray, has_history: np.ndarray, levels: Sequence[float]
 ) -> dict[float, dict[bool, float]]:
     """level -> {has history: threshold} from calibration rows' nonconformity ``scores``, their
     start ``years`` (0 = unknown) and whether each has a franchise history (see above)."""
-    known = years[years > 0]
-    recent = years >= (known.max() - RECENT_YEARS + 1 if len(known) else 0)
+    recent = recent_rows(years)
     out: dict[float, dict[bool, float]] = {}
     for level in levels:
         every = conformal_threshold(scores, level)

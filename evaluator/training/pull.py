@@ -20,7 +20,7 @@ import numpy as np
 
 from catalog.tiers import Cutoffs
 from evaluator.training.configs import Config, decide
-from evaluator.training.conformal import CALIBRATION_MIN, RECENT_YEARS
+from evaluator.training.conformal import CALIBRATION_MIN, recent_rows
 from evaluator.training.metrics import decision_metrics, spearman
 from evaluator.training.tiers import SELECTION_KEYS, score_to_probabilities
 
@@ -64,8 +64,7 @@ def pull_choose(
     if sequels.sum() < PULL_MIN:
         return SequelPull()
     sigma = float(np.std(true_scores[sequels] - last[sequels]))
-    known = years[years > 0]
-    recent = sequels & (years >= known.max() - RECENT_YEARS + 1) if len(known) else sequels
+    recent = sequels & recent_rows(years)
     rows = recent if recent.sum() >= CALIBRATION_MIN else sequels
     best, best_value = SequelPull(0.0, sigma), -np.inf
     for share in SHARES:
