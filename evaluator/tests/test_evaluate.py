@@ -201,3 +201,9 @@ def test_a_sequel_of_a_well_rated_anime_is_told_its_franchise_record(active_run)
     # Without "sequel of" there is no franchise reason.
     alone = run_predictor.predict(AnimeInput(synopsis=SYNOPSIS))
     assert "franchise" not in {r.key for r in alone.reasons}
+
+
+@pytest.mark.parametrize("requests", ["0", "-5"])
+def test_evaluate_bench_refuses_fewer_than_one_request(requests: str):
+    with pytest.raises(CommandError, match="--requests must be at least 1"):
+        call_command("evaluate_bench", "--requests", requests)

@@ -103,6 +103,8 @@ class Command(BaseCommand):
         path: Path = options["queries"]
         if not path.is_file():
             raise CommandError(f"{path} is not a file")
+        if options["clients"] < 1:
+            raise CommandError("--clients must be at least 1")
         queries = [json.loads(line)["query"] for line in path.read_text().splitlines() if line.strip()]
         rounds = max(1, options["rounds"])
         embedder = get_embedder()

@@ -122,3 +122,9 @@ def test_it_names_what_is_wrong_with_its_arguments(search_index: str, tmp_path: 
         search_eval("--style", "cooking")
     with pytest.raises(CommandError, match=r"^Error: argument --mode: invalid choice: 'fuzzy'"):
         search_eval("--mode", "fuzzy")
+
+
+@pytest.mark.parametrize("clients", ["0", "-3"])
+def test_search_bench_refuses_fewer_than_one_client(clients: str):
+    with pytest.raises(CommandError, match="--clients must be at least 1"):
+        call_command("search_bench", "--skip-index", "--clients", clients)

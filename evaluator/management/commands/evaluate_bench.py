@@ -68,6 +68,8 @@ class Command(BaseCommand):
         return out
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if options["requests"] < 1:
+            raise CommandError("--requests must be at least 1")
         if TrainingRun.objects.active() is None:
             raise CommandError("No active model: run `python manage.py train_classifier` first.")
         settings.EVALUATOR_COMMENT_BACKEND = "offline"
