@@ -175,8 +175,12 @@ class TitleIndex:
                     mal_id, title, title_toks = self.titles[position]
                     held = set(title_toks)
                     closeness = sum(max(r for t, r in close.items() if t in held) for close in per_token) / len(tokens)
-                    coverage = min(1.0, len(tokens) / len(title_toks)) * closeness
-                    if coverage >= MIN_COVERAGE:
+                    # Whether the query names the title: the share of it covered, whatever the
+                    # typos ("kiseiju" names "Kiseijuu: Sei no Kakuritsu" as "kiseijuu" does);
+                    # how well: that share discounted by them.
+                    share = min(1.0, len(tokens) / len(title_toks))
+                    if share >= MIN_COVERAGE:
+                        coverage = share * closeness
                         keep(TitleMatch(mal_id, title, coverage, coverage >= 1.0))
         ranked = sorted(best.values(), key=lambda m: (-m.quality, -self.members.get(m.mal_id, 0), m.mal_id))
         return ranked[:limit]

@@ -50,6 +50,14 @@ def test_it_tolerates_typos(titles, query: str, mal_id: int) -> None:
     assert not first.exact
 
 
+def test_a_misspelt_word_names_a_longer_title_as_the_right_spelling_does(titles) -> None:
+    # "kiseijuu" covers a quarter of "Kiseijuu: Sei no Kakuritsu", the least a partial title
+    # needs; the typo lowers how well it matches, not whether it does.
+    right, misspelt = titles.match("kiseijuu")[0], titles.match("kiseiju")[0]
+    assert right.mal_id == misspelt.mal_id == 22535
+    assert misspelt.quality == pytest.approx(right.quality * similarity("kiseiju", "kiseijuu"))
+
+
 @pytest.mark.parametrize(
     ("query", "mal_id"),
     [("le voyage de chihiro", 199), ("el viaje de chihiro", 199), ("prinzessin mononoke", 164)],
