@@ -68,6 +68,7 @@ from catalog.search.engine.types import (
     Vector,
     VectorQuery,
     best_first,
+    filters_both,
     fused_limit,
     generation_name,
     generations_of,
@@ -252,9 +253,10 @@ class EdgeCollection:
     ) -> list[Hit]:
         if not queries:
             return []
-        flt = _filter(filter)
         if len(queries) == 1:
-            request = _nearest_request(queries[0], limit, flt, payload=payload)
+            request = _nearest_request(
+                queries[0], limit, _filter(filters_both(filter, queries[0].within)), payload=payload
+            )
         else:
             if fusion is None or len(fusion.weights) != len(queries):
                 raise ValueError("several queries need a fusion with one weight per query")
@@ -263,7 +265,9 @@ class EdgeCollection:
                 prefetches=[
                     # The filter inside each ranking, so each keeps its `candidates` best matches.
                     qe.Prefetch(
-                        limit=candidates or limit, query=qe.Query.Nearest(_vector(q.vector), using=q.using), filter=flt
+                        limit=candidates or limit,
+                        query=qe.Query.Nearest(_vector(q.vector), using=q.using),
+                        filter=_filter(filters_both(filter, q.within)),
                     )
                     for q in queries
                 ],

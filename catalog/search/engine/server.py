@@ -45,6 +45,7 @@ from catalog.search.engine.types import (
     Vector,
     VectorQuery,
     best_first,
+    filters_both,
     fused_limit,
     generation_name,
     generation_parts,
@@ -210,14 +211,20 @@ class ServerCollection:
     ) -> list[Hit]:
         if not queries:
             return []
-        flt = _filter(filter)
         if len(queries) == 1:
-            response = self._nearest_points(queries[0], limit, flt, payload=payload)
+            response = self._nearest_points(
+                queries[0], limit, _filter(filters_both(filter, queries[0].within)), payload=payload
+            )
         else:
             if fusion is None or len(fusion.weights) != len(queries):
                 raise ValueError("several queries need a fusion with one weight per query")
             prefetch = [
-                qm.Prefetch(query=_vector(q.vector), using=q.using, filter=flt, limit=candidates or limit)
+                qm.Prefetch(
+                    query=_vector(q.vector),
+                    using=q.using,
+                    filter=_filter(filters_both(filter, q.within)),
+                    limit=candidates or limit,
+                )
                 for q in queries
             ]
             rrf = qm.RrfQuery(rrf=qm.Rrf(k=fusion.k, weights=list(fusion.weights)))

@@ -147,15 +147,26 @@ class Filter:
         return bool(self.must or self.must_not)
 
 
+def filters_both(first: Filter | None, second: Filter | None) -> Filter | None:
+    """What both filters allow (either may be None: no condition)."""
+    if not first:
+        return second or None
+    if not second:
+        return first
+    return Filter(must=first.must + second.must, must_not=first.must_not + second.must_not)
+
+
 # ---------------------------------------------------------------------------- queries
 
 
 @dataclass(frozen=True)
 class VectorQuery:
-    """Nearest neighbours of ``vector`` on the named vector ``using``."""
+    """Nearest neighbours of ``vector`` on the named vector ``using``; with ``within``, among the
+    points that filter allows only (on top of the query's own filter): a ranking inside a subset."""
 
     using: str
     vector: Vector
+    within: Filter | None = None
 
 
 @dataclass(frozen=True)

@@ -237,6 +237,32 @@ def test_it_filters_inside_each_ranking_so_the_top_k_stays_full(search_engine: S
     assert {h.id for h in hits} == {2, 4, 6}
 
 
+def test_a_ranking_within_a_subset_keeps_its_own_filter_beside_the_querys(search_engine: SearchEngine) -> None:
+    build(search_engine)
+    comedy = Filter(must=(Match("genres", "Comedy"),))
+    before_2005 = Filter(must=(Range("year", lte=2004),))
+    fusion = Fusion(k=2, weights=(1.0, 1.0))
+    with search_engine.reading(BASE) as collection:
+        # Alone, a ranking inside the comedies ranks only them (2, 4, 6 by the dense order) ...
+        assert [h.id for h in collection.query([VectorQuery("dense", DENSE_QUERY.vector, comedy)], limit=6)] == [
+            2,
+            4,
+            6,
+        ]
+        # ... and with the query's own filter, what both allow.
+        assert [
+            h.id
+            for h in collection.query([VectorQuery("dense", DENSE_QUERY.vector, comedy)], limit=6, filter=before_2005)
+        ] == [2, 4]
+        # Fused, the whole ranking (its 2 best: 1, 2) and the comedies' (2, 4) each keep their
+        # candidates: 2 is in both, 1 and 4 in one each.
+        hits = collection.query(
+            [DENSE_QUERY, VectorQuery("dense", DENSE_QUERY.vector, comedy)], limit=6, candidates=2, fusion=fusion
+        )
+    assert [h.id for h in hits] == [2, 1, 4]
+    assert hits[0].score == pytest.approx(rrf({"whole": 1, "comedy": 0}, {"whole": 1.0, "comedy": 1.0}, fusion.k))
+
+
 @pytest.mark.parametrize(
     ("condition", "negate", "expected"),
     [

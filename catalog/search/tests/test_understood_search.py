@@ -10,7 +10,11 @@ import pytest
 from django.test import Client
 
 from catalog.models import Anime
+from catalog.search import service
+from catalog.search.engine import Filter, MatchAny
+from catalog.search.rerank import cue_subset
 from catalog.search.service import search_anime
+from catalog.search.understanding import Cue
 
 pytestmark = pytest.mark.slow
 
@@ -22,6 +26,10 @@ TOTORO = 523
 GHIBLI_QUERY = "a ghibli movie about two sisters and their father who move to the countryside and meet forest spirits"
 KIMI_QUERY = "only movies after 2015 about a high school boy in tokyo and a girl in the countryside who swap bodies"
 TITANS_QUERY = "giant humanoid monsters eat people behind huge walls"
+HARUHI = 849
+KIMI_NO_NA_WA = 32281
+WRONG_CUE_QUERY = "a ghibli movie about a high school boy in tokyo and a girl in the countryside who swap bodies"
+KYOANI_QUERY = "a kyoto animation show where a girl with a big ribbon drags the class into hunting aliens"
 
 
 def _ids(results) -> list[int]:
@@ -36,10 +44,34 @@ def test_cues_raise_matching_anime_without_filtering(search_index: str) -> None:
     first = results.hits[0]
     assert ("cue", "Studio Ghibli") in [(r.kind, r.label) for r in first.reasons]
     assert ("cue", "movie") in [(r.kind, r.label) for r in first.reasons]
-    # A soft preference: TV series still answer.
-    assert any(hit.anime.type == "TV" for hit in results.hits)
+    # A soft preference: an anime the cues do not describe still answers when the plot is its own.
+    wrong = search_anime(WRONG_CUE_QUERY)
+    assert wrong.plan.filters == {}
+    assert KIMI_NO_NA_WA in _ids(wrong)  # a CoMix Wave Films movie, not Ghibli's
     # The cue words are not searched as plot words.
     assert "ghibli" not in results.plan.text and "movie" not in results.plan.text
+
+
+def test_the_studio_and_medium_cues_describe_a_subset_and_eras_do_not() -> None:
+    movie = Cue("type", "movie", types=frozenset({"Movie"}))
+    ghibli = Cue("studio", "Studio Ghibli", studios=frozenset({"Studio Ghibli"}))
+    nineties = Cue("years", "1990s", years=(1990, 1999))
+    assert cue_subset([movie, ghibli, nineties]) == Filter(
+        must=(MatchAny("type", ("Movie",)), MatchAny("studios", ("Studio Ghibli",)))
+    )
+    assert cue_subset([nineties]) is None
+    assert cue_subset([]) is None
+
+
+def test_a_studio_cue_also_searches_among_the_studios_anime(search_index: str, monkeypatch) -> None:
+    # Among ~22,000 anime this loose plot misses the whole catalogue's top candidates; among Kyoto
+    # Animation's it is near the top, and that ranking counts beside the others.
+    results = search_anime(KYOANI_QUERY)
+    assert HARUHI in _ids(results)[:3]
+    assert [c.label for c in results.plan.preferences] == ["Kyoto Animation"]
+    assert any("Kyoto Animation" not in hit.anime.studios for hit in results.hits)  # a cue, not a filter
+    monkeypatch.setattr(service, "cue_subset", lambda cues: None)
+    assert HARUHI not in _ids(search_anime(KYOANI_QUERY))  # the whole catalogue's rankings alone
 
 
 def test_explicit_constraints_filter_and_can_be_dropped(search_index: str) -> None:
