@@ -150,14 +150,19 @@ def _config(schema: Schema) -> Any:
     )
 
 
+def _ranking_filter(filter: Filter | None, query: VectorQuery) -> Any:
+    """The engine filter of one ranking: the query's ``filter`` and the ranking's own ``within``."""
+    return _filter(filters_both(filter, query.within))
+
+
 def _nearest_request(
-    query: VectorQuery, limit: int, flt: Any, *, payload: Sequence[str] | bool, exact: bool = False
+    query: VectorQuery, limit: int, filter: Filter | None, *, payload: Sequence[str] | bool, exact: bool = False
 ) -> Any:
     """The engine's request for one vector's nearest points (``exact``: by a full scan)."""
     return qe.QueryRequest(
         limit=limit,
         query=qe.Query.Nearest(_vector(query.vector), using=query.using),
-        filter=flt,
+        filter=_ranking_filter(filter, query),
         with_payload=_with(payload),
         params=qe.SearchParams(exact=True) if exact else None,
     )
@@ -254,9 +259,7 @@ class EdgeCollection:
         if not queries:
             return []
         if len(queries) == 1:
-            request = _nearest_request(
-                queries[0], limit, _filter(filters_both(filter, queries[0].within)), payload=payload
-            )
+            request = _nearest_request(queries[0], limit, filter, payload=payload)
         else:
             if fusion is None or len(fusion.weights) != len(queries):
                 raise ValueError("several queries need a fusion with one weight per query")
@@ -267,7 +270,7 @@ class EdgeCollection:
                     qe.Prefetch(
                         limit=candidates or limit,
                         query=qe.Query.Nearest(_vector(q.vector), using=q.using),
-                        filter=_filter(filters_both(filter, q.within)),
+                        filter=_ranking_filter(filter, q),
                     )
                     for q in queries
                 ],
@@ -280,7 +283,7 @@ class EdgeCollection:
         )
 
     def nearest(self, query: VectorQuery, *, limit: int, filter: Filter | None = None, exact: bool = False) -> Nearest:
-        points = self._run(_nearest_request(query, limit, _filter(filter), payload=False, exact=exact))
+        points = self._run(_nearest_request(query, limit, filter, payload=False, exact=exact))
         # Two list comprehensions, then arrays (numpy.fromiter over the points takes ~5x as long).
         return nearest_best_first([p.id for p in points], [p.score for p in points], limit)
 

@@ -109,6 +109,11 @@ def _filter(filter: Filter | None) -> qm.Filter | None:
     )
 
 
+def _ranking_filter(filter: Filter | None, query: VectorQuery) -> qm.Filter | None:
+    """The engine filter of one ranking: the query's ``filter`` and the ranking's own ``within``."""
+    return _filter(filters_both(filter, query.within))
+
+
 def _with(selection: Sequence[str] | bool) -> Any:
     return list(selection) if not isinstance(selection, bool) else selection
 
@@ -180,7 +185,7 @@ class ServerCollection:
         self,
         query: VectorQuery,
         limit: int,
-        flt: qm.Filter | None,
+        filter: Filter | None,
         *,
         payload: Sequence[str] | bool,
         exact: bool = False,
@@ -192,7 +197,7 @@ class ServerCollection:
                 self.name,
                 query=_vector(query.vector),
                 using=query.using,
-                query_filter=flt,
+                query_filter=_ranking_filter(filter, query),
                 limit=limit,
                 with_payload=_with(payload),
                 search_params=qm.SearchParams(exact=True) if exact else None,
@@ -212,9 +217,7 @@ class ServerCollection:
         if not queries:
             return []
         if len(queries) == 1:
-            response = self._nearest_points(
-                queries[0], limit, _filter(filters_both(filter, queries[0].within)), payload=payload
-            )
+            response = self._nearest_points(queries[0], limit, filter, payload=payload)
         else:
             if fusion is None or len(fusion.weights) != len(queries):
                 raise ValueError("several queries need a fusion with one weight per query")
@@ -222,7 +225,7 @@ class ServerCollection:
                 qm.Prefetch(
                     query=_vector(q.vector),
                     using=q.using,
-                    filter=_filter(filters_both(filter, q.within)),
+                    filter=_ranking_filter(filter, q),
                     limit=candidates or limit,
                 )
                 for q in queries
@@ -242,7 +245,7 @@ class ServerCollection:
         return best_first(hits, limit)
 
     def nearest(self, query: VectorQuery, *, limit: int, filter: Filter | None = None, exact: bool = False) -> Nearest:
-        response = self._nearest_points(query, limit, _filter(filter), payload=False, exact=exact)
+        response = self._nearest_points(query, limit, filter, payload=False, exact=exact)
         return nearest_best_first([int(p.id) for p in response.points], [p.score for p in response.points], limit)
 
 

@@ -249,6 +249,8 @@ def test_a_ranking_within_a_subset_keeps_its_own_filter_beside_the_querys(search
             4,
             6,
         ]
+        # (as arrays too) ...
+        assert collection.nearest(VectorQuery("dense", DENSE_QUERY.vector, comedy), limit=6).ids.tolist() == [2, 4, 6]
         # ... and with the query's own filter, what both allow.
         assert [
             h.id
