@@ -202,12 +202,6 @@ class Predictor:
             groups.append(("neighbours", label, columns["neighbours"]))
         return groups
 
-    def _has_history(self, X: np.ndarray) -> np.ndarray:
-        """Whether the design row's anime has an earlier entry (its tier set's calibration group)."""
-        index = {name: i for i, name in enumerate(self.column_names)}
-        column = index.get("franchise:has_history")
-        return X[:1, column] > 0 if column is not None else np.zeros(1, dtype=bool)
-
     def predict(self, item: AnimeInput, *, level: float = LEVEL, embedding: np.ndarray | None = None) -> Prediction:
         """``embedding``: the input's text embedding (one row) when the caller has it already
         (catalogue anime embedded in a batch through the cache, ``upcoming_refresh``)."""
@@ -222,7 +216,9 @@ class Predictor:
             variants[k, columns] = self.model.column_means[columns]
         probabilities, scores = self.model.predict(variants)
         label = int(self.model.decide(probabilities[:1], scores[:1])[0])
-        low, high = self.model.tier_sets(probabilities[:1], self._has_history(X), level)
+        # Its tier set's calibration group: whether the anime has an earlier entry.
+        has_history = ~np.isnan(self.model.latest_earlier_scores(X))
+        low, high = self.model.tier_sets(probabilities[:1], has_history, level)
         similarity = self.catalogue_embeddings @ embedding[0].astype(np.float32)
         nearest = np.argsort(-similarity)[:NEIGHBOURS]
         reasons = [

@@ -194,6 +194,12 @@ def inner_outputs(
     return outputs
 
 
+def criterion(y: np.ndarray, decisions: np.ndarray, rank: float) -> float:
+    """The selection criterion: the mean of the decision metrics and the Spearman ``rank``
+    (``SELECTION_KEYS``)."""
+    return (sum(decision_metrics(y, decisions)) + rank) / len(SELECTION_KEYS)
+
+
 def select(
     outputs: MemberOutputs, y: np.ndarray, true_scores: np.ndarray, candidates: Sequence[Config]
 ) -> dict[str, tuple[Config, float]]:
@@ -206,7 +212,7 @@ def select(
         key = (config.family, config.embedding_weight, config.C, config.alpha, config.mix, config.boost)
         if key not in rank_cache:
             rank_cache[key] = spearman(scores, true_scores)
-        value = (sum(decision_metrics(y, decisions)) + rank_cache[key]) / len(SELECTION_KEYS)
+        value = criterion(y, decisions, rank_cache[key])
         if config.family not in best or value > best[config.family][1] + 1e-12:
             best[config.family] = (config, value)
     best["selected"] = max(best.values(), key=lambda cv: cv[1])

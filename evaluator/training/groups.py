@@ -24,12 +24,6 @@ GROUP_ORDER = ("all", "sequel", "new", "popular")
 PREQUEL_BASELINE = "prequel-tier"
 
 
-def latest_earlier_scores(data: TrainingData, rows: np.ndarray, history: np.ndarray) -> np.ndarray:
-    """The latest earlier entry's score of each of ``rows`` from the pool ``history`` (NaN when
-    there is none), whether or not the model uses the franchise features."""
-    return data.latest_earlier_scores(rows, history)
-
-
 def _prequel_outputs(data: TrainingData, previous: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     labels = tier_labels(previous, data.cutoffs)
     probabilities = np.full((len(previous), N_TIERS), 1e-6)
@@ -92,7 +86,7 @@ def design_groups(design: HeldOut, data: TrainingData, history: np.ndarray | Non
         masks["popular"] = np.asarray(members)[rows] >= POPULAR_MEMBERS
     previous = None
     if history is not None:
-        previous = latest_earlier_scores(data, rows, history)
+        previous = data.latest_earlier_scores(rows, history)
         masks["sequel"] = ~np.isnan(previous)
         masks["new"] = np.isnan(previous)
     return group_figures(design, data, masks, previous)

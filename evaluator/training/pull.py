@@ -19,10 +19,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from catalog.tiers import Cutoffs
-from evaluator.training.configs import Config, decide
+from evaluator.training.configs import Config, criterion, decide
 from evaluator.training.conformal import CALIBRATION_MIN, recent_rows
-from evaluator.training.metrics import decision_metrics, spearman
-from evaluator.training.tiers import SELECTION_KEYS, score_to_probabilities
+from evaluator.training.metrics import spearman
+from evaluator.training.tiers import score_to_probabilities
 
 SHARES = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6)
 # Fewer training sequels than this and there is no pull: too few to choose a share on.
@@ -70,7 +70,7 @@ def pull_choose(
     for share in SHARES:
         pull = SequelPull(share, sigma)
         _, s, d = pull.apply(config, probabilities[rows], scores[rows], last[rows], cutoffs)
-        value = (sum(decision_metrics(y[rows], d)) + spearman(s, true_scores[rows])) / len(SELECTION_KEYS)
+        value = criterion(y[rows], d, spearman(s, true_scores[rows]))
         if value > best_value + 1e-12:
             best, best_value = pull, value
     return best
